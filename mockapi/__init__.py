@@ -1,0 +1,3 @@
+"""mockapi: a stateful mock of the Space dispatcher API v2."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,17 @@
+"""Typed application state keys: the one place that says what the app holds."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from mockapi.clock import Clock
+from mockapi.runtime import Runtime
+from mockapi.settings import Settings
+from mockapi.tokens import TokenService
+from mockapi.ws import Hub
+
+SETTINGS = web.AppKey("settings", Settings)
+CLOCK = web.AppKey("clock", Clock)
+TOKENS = web.AppKey("tokens", TokenService)
+HUB = web.AppKey("hub", Hub)
+RUNTIME = web.AppKey("runtime", Runtime)

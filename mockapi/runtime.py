@@ -1,0 +1,343 @@
+"""The running scenario: the world, the machines that move it, and the timers that drive them.
+
+Handlers translate HTTP into calls here; this module turns them into triggers. Every task
+change passes through :meth:`Runtime._on_task_change` (the task machine's
+``after_state_change``), which logs it, moves the connection machine, and publishes the frame,
+once. A reset builds a new world in place, so the app keeps one ``Runtime`` for its lifetime.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from mockapi.clock import Clock, Timer
+from mockapi.scenario import RuleSpec, Scenario, Timing
+from mockapi.tokens import TokenService
+from mockapi.world import Machine, Pool, User, World, task_frame
+from statemachines.connection import (
+    TASK_OUTCOME_TRIGGER,
+    Connection,
+    ConnectionState,
+    Step1,
+    Step2,
+    build_connection_machine,
+)
+from statemachines.task import Task, TaskKind, TaskStatus, build_task_machine, force
+
+log = logging.getLogger(__name__)
+
+Publish = Callable[[uuid.UUID, dict[str, Any]], None]
+
+
+class UnknownTask(LookupError):
+    """No task with that id."""
+
+
+class TransitionRefused(Exception):
+    """The task machine does not allow that change from the task's current state."""
+
+
+@dataclass(slots=True)
+class Plan:
+    """What a task will do, drawn once when it is created (same seed, same plan)."""
+
+    pending_s: float
+    running_s: float
+    outcome: TaskStatus
+    reason: str
+    timer: Timer | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClockOverrides:
+    """Clock settings from the command line, which win over the scenario's."""
+
+    time_scale: float | None = None
+    mode: str | None = None
+    seed: int | None = None
+
+
+class Runtime:
+    """One scenario being played: world, machines, timers and the seeded generator."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        clock: Clock,
+        tokens: TokenService,
+        publish: Publish,
+        overrides: ClockOverrides = ClockOverrides(),
+    ) -> None:
+        self.clock = clock
+        self.tokens = tokens
+        self.overrides = overrides
+        self._publish = publish
+        self.task_machine = build_task_machine(self._on_task_change)
+        self.connection_machine = build_connection_machine()
+        self.connections: dict[tuple[uuid.UUID, uuid.UUID], Connection] = {}
+        self.plans: dict[uuid.UUID, Plan] = {}
+        self.scenario = scenario
+        self.world: World
+        self.reset(scenario)
+
+    # -- resetting -------------------------------------------------------------------------
+    def reset(self, scenario: Scenario | None = None) -> None:
+        """Back to the initial state of ``scenario`` (the active one when None)."""
+        if scenario is not None:
+            self.scenario = scenario
+        for plan in self.plans.values():
+            if plan.timer is not None:
+                plan.timer.cancel()
+        for model in list(self.task_machine.models):
+            self.task_machine.remove_model(model)
+        for model in list(self.connection_machine.models):
+            self.connection_machine.remove_model(model)
+        self.plans.clear()
+        self.connections.clear()
+        settings = self.scenario.settings
+        self.clock.reset(
+            start=settings.start.timestamp() if settings.start else None,
+            mode="manual" if (self.overrides.mode or settings.clock) == "manual" else "real",
+            time_scale=self.overrides.time_scale or settings.time_scale,
+        )
+        self.tokens.ttl_s = settings.token_ttl_s
+        self.tokens.clear_revoked()
+        self.world = World(self.scenario, self.overrides.seed)
+        self._seed_connections()
+
+    def _seed_connections(self) -> None:
+        for user in self.world.users.values():
+            for machine in user.machines:
+                self.connection(user.id, machine.pool_id).state = ConnectionState.HAS_MACHINE
+        for task in sorted(self.world.tasks.values(), key=lambda t: t.created):
+            if task.is_active:
+                self.task_machine.add_model(task, initial=task.state)
+            if task.pool_id is None:
+                continue
+            conn = self.connection(task.user_id, task.pool_id)
+            if task.kind is TaskKind.POOL_EXPAND:
+                conn.expand_task = task
+                if task.is_active:
+                    conn.state = ConnectionState.RESERVING
+                elif task.status is TaskStatus.FAILED:
+                    conn.state = ConnectionState.EXPAND_FAILED
+            elif conn.status in (ConnectionState.HAS_MACHINE, ConnectionState.READY):
+                conn.start_task = task
+                if task.is_active:
+                    conn.state = ConnectionState.STARTING
+                elif task.status is TaskStatus.COMPLETED:
+                    conn.state = ConnectionState.READY
+
+    # -- connections -----------------------------------------------------------------------
+    def connection(self, user_id: uuid.UUID, pool_id: uuid.UUID) -> Connection:
+        """The (user, pool) connection model, created on first use."""
+        key = (user_id, pool_id)
+        conn = self.connections.get(key)
+        if conn is None:
+            conn = Connection(user_id=user_id, pool_id=pool_id)
+            self.connection_machine.add_model(conn)
+            self.connections[key] = conn
+        return conn
+
+    def expandable(self, user: User, pool: Pool) -> bool:
+        """Whether step 1 may start a POOL_EXPAND: the rules, then the pool's capacity."""
+        rule = self.rule_for(user, pool, TaskKind.POOL_EXPAND)
+        if rule is not None and rule.expandable is not None:
+            return rule.expandable
+        return pool.has_capacity
+
+    def request_machine(self, user: User, pool: Pool) -> tuple[Step1, Task | None]:
+        """Step 1. Synchronous from check to creation, so concurrent requests share one task."""
+        conn = self.connection(user.id, pool.id)
+        answer = conn.step1
+        if answer is Step1.NEW_TASK:
+            task = self._new_task(TaskKind.POOL_EXPAND, user, pool)
+            if not conn.expand_requested(task=task, expandable=self.expandable(user, pool)):
+                return Step1.CANNOT_EXPAND, None
+            self._reserve_machine(task, pool)
+            self._launch(task, user, pool)
+            return Step1.NEW_TASK, task
+        if answer is Step1.COMPLETED_TASK:
+            return answer, conn.expand_task or self._synthetic_expand(conn)
+        if answer is Step1.ACTIVE_TASK:
+            return answer, conn.expand_task
+        return answer, None
+
+    def request_connection(
+        self, user: User, pool: Pool
+    ) -> tuple[Step2, Task | Machine | None]:
+        """Step 2: a new or running GLINT_START, or the machine's connection data."""
+        conn = self.connection(user.id, pool.id)
+        answer = conn.step2
+        if answer is Step2.NEW_TASK:
+            task = self._new_task(TaskKind.GLINT_START, user, pool)
+            conn.start_requested(task=task)
+            self._launch(task, user, pool)
+            return answer, task
+        if answer is Step2.ACTIVE_TASK:
+            return answer, conn.start_task
+        if answer is Step2.CONNECTION_DATA:
+            return answer, user.machine_in(pool.id)
+        return answer, None
+
+    def _synthetic_expand(self, conn: Connection) -> Task:
+        # A machine the scenario assigned up front has no task; answer a COMPLETED one.
+        created = self.clock.now()
+        task = Task(
+            id=uuid.uuid4(),
+            kind=TaskKind.POOL_EXPAND,
+            user_id=conn.user_id,
+            pool_id=conn.pool_id,
+            created=created,
+            started=created,
+            finished=created,
+            state=TaskStatus.COMPLETED.value,
+            reason="scenario",
+        )
+        self.world.tasks[task.id] = task
+        conn.expand_task = task
+        return task
+
+    def _reserve_machine(self, task: Task, pool: Pool) -> None:
+        # Reserve at creation so two users racing for a pool's last machine cannot both win.
+        if pool.free:
+            task.extra["machine"] = pool.free.pop(0)
+        else:
+            task.extra["machine"] = self.world.new_machine(pool)
+
+    # -- tasks -----------------------------------------------------------------------------
+    def rule_for(self, user: User, pool: Pool | None, kind: TaskKind) -> RuleSpec | None:
+        """The first scenario rule matching (user, pool, kind); None when none does."""
+        for rule in self.scenario.rules:
+            if rule.kind is not None and rule.kind != kind.value:
+                continue
+            if rule.user is not None and self.world.user(_ref(rule.user)) is not user:
+                continue
+            if rule.pool is not None and (
+                pool is None or self.world.pool(_ref(rule.pool)) is not pool
+            ):
+                continue
+            return rule
+        return None
+
+    def _new_task(self, kind: TaskKind, user: User, pool: Pool) -> Task:
+        return Task(
+            id=uuid.UUID(int=self.world.rng.getrandbits(128), version=4),
+            kind=kind,
+            user_id=user.id,
+            pool_id=pool.id,
+            created=self.clock.now(),
+        )
+
+    def _plan(self, kind: TaskKind, user: User, pool: Pool) -> Plan:
+        timing: Timing = self.scenario.timing[kind.value]
+        rule = self.rule_for(user, pool, kind)
+        rng = self.world.rng
+        pending = timing.pending_s
+        running_spec = timing.running_s
+        reason = "timer"
+        if rule is not None:
+            if rule.pending_s is not None:
+                pending = rule.pending_s
+            if rule.running_s is not None:
+                running_spec = rule.running_s
+        if isinstance(running_spec, tuple):
+            low, high = running_spec
+            if float(low).is_integer() and float(high).is_integer():
+                running = float(rng.randint(int(low), int(high)))
+            else:
+                running = rng.uniform(low, high)
+        else:
+            running = running_spec
+        outcomes = [(TaskStatus(name), weight) for name, weight in timing.outcomes.items()]
+        outcome = rng.choices([o for o, _ in outcomes], [w for _, w in outcomes])[0]
+        if rule is not None and rule.outcome is not None:
+            outcome = TaskStatus(rule.outcome)
+            reason = "rule"
+        return Plan(pending_s=pending, running_s=running, outcome=outcome, reason=reason)
+
+    def _launch(self, task: Task, user: User, pool: Pool) -> None:
+        """Register a new task, draw its plan and start its PENDING timer."""
+        self.world.tasks[task.id] = task
+        self.task_machine.add_model(task, initial=TaskStatus.PENDING.value)
+        plan = self._plan(task.kind, user, pool)
+        self.plans[task.id] = plan
+        plan.timer = self.clock.call_later(plan.pending_s, lambda: self._timer_start(task))
+        log.info(
+            "task %s %s created for %s in %s: PENDING (plan: %.0fs pending, %.0fs running, %s)",
+            task.id, task.kind.value, user.username, pool.name,
+            plan.pending_s, plan.running_s, plan.outcome.value,
+        )  # fmt: skip
+
+    def _timer_start(self, task: Task) -> None:
+        task.start(at=self.clock.now(), reason="timer")
+
+    def _timer_finish(self, task: Task) -> None:
+        plan = self.plans[task.id]
+        task.trigger(
+            _FINISH_TRIGGER[plan.outcome], at=self.clock.now(), reason=plan.reason
+        )
+
+    def force(self, task_id: uuid.UUID, status: TaskStatus) -> Task:
+        """Force a task's change, as the control API asks; pushed like any other change."""
+        task = self.world.tasks.get(task_id)
+        if task is None:
+            raise UnknownTask(str(task_id))
+        if not task.is_active or not force(task, status, self.clock.now()):
+            raise TransitionRefused(f"{task.state} → {status.value} is not a task transition")
+        return task
+
+    def _on_task_change(self, task: Task, source: TaskStatus, dest: TaskStatus) -> None:
+        """The one hook every task change passes through (``after_state_change``)."""
+        user = self.world.users.get(task.user_id)
+        pool = self.world.pools.get(task.pool_id) if task.pool_id else None
+        log.info(
+            "task %s %s user=%s pool=%s: %s → %s (%s)",
+            task.id, task.kind.value, user.username if user else task.user_id,
+            pool.name if pool else None, source.value, dest.value, task.reason,
+        )  # fmt: skip
+        plan = self.plans.get(task.id)
+        if plan is not None and plan.timer is not None:
+            plan.timer.cancel()
+            plan.timer = None
+        if dest is TaskStatus.RUNNING and plan is not None:
+            plan.timer = self.clock.call_later(plan.running_s, lambda: self._timer_finish(task))
+        if task.is_done:
+            self._settle(task, user, pool)
+        self._publish(task.user_id, task_frame(task))
+
+    def _settle(self, task: Task, user: User | None, pool: Pool | None) -> None:
+        """A finished task moves its connection and hands out or returns its machine."""
+        self.task_machine.remove_model(task)
+        self.plans.pop(task.id, None)
+        machine: Machine | None = task.extra.pop("machine", None)
+        if machine is not None and pool is not None:
+            if task.status is TaskStatus.COMPLETED and user is not None:
+                machine.user_id = user.id
+                user.machines.append(machine)
+            else:
+                pool.free.insert(0, machine)
+        if task.pool_id is None:
+            return
+        conn = self.connections.get((task.user_id, task.pool_id))
+        trigger = TASK_OUTCOME_TRIGGER[(task.kind.value, task.state)]
+        if conn is not None and conn.may_trigger(trigger):
+            conn.trigger(trigger)
+
+
+_FINISH_TRIGGER = {
+    TaskStatus.COMPLETED: "complete",
+    TaskStatus.FAILED: "fail",
+    TaskStatus.CANCELLED: "cancel",
+}
+
+
+def _ref(ref: str) -> str:
+    try:
+        return str(uuid.UUID(ref))
+    except ValueError:
+        return ref

@@ -1,0 +1,315 @@
+"""Scenario files: the declarative world a mockapi server plays (see scenarios/README.md).
+
+A scenario is data only. This module validates it completely, reporting every problem at
+once with its path (``users[3].pools[1]: unknown pool "pool-x"``), so nothing starts on an
+invalid file.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+TaskKind = Literal["POOL_EXPAND", "GLINT_START"]
+TaskStatusName = Literal["PENDING", "RUNNING", "COMPLETED", "CANCELLED", "FAILED"]
+TerminalStatus = Literal["COMPLETED", "CANCELLED", "FAILED"]
+DEFAULT_SEED = 20250911
+
+
+class ScenarioError(Exception):
+    """A scenario that cannot be played; ``problems`` lists every reason with its path."""
+
+    def __init__(self, problems: Sequence[str], source: str = "scenario") -> None:
+        super().__init__(f"{source}: {len(problems)} problem(s)\n" + "\n".join(problems))
+        self.problems = list(problems)
+        self.source = source
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Seconds = Annotated[float, Field(ge=0)]
+
+
+class SettingsSection(_Strict):
+    seed: int = DEFAULT_SEED
+    check_passwords: bool = False
+    token_ttl_s: Annotated[float, Field(gt=0)] = 86400.0
+    start: datetime | None = None
+    time_scale: Annotated[float, Field(gt=0)] = 1.0
+    clock: Literal["real", "manual"] = "real"
+
+    @field_validator("start")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+class VersionSection(_Strict):
+    version: str = "7.0.1"
+    build: str = "996"
+    year: str = "2025-2026"
+    url: str = "https://spacevm.ru"
+    copyright: str = "spacevm.ru"
+    client: str = "4.0.0"
+    gateway: str = "2.0.0"
+
+
+class Timing(_Strict):
+    pending_s: Seconds = 3.0
+    running_s: Seconds | tuple[Seconds, Seconds] = (5.0, 60.0)
+    outcomes: dict[TerminalStatus, Annotated[float, Field(ge=0)]] = Field(
+        default_factory=lambda: {"COMPLETED": 1.0, "CANCELLED": 1.0}
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> Timing:
+        if isinstance(self.running_s, tuple) and self.running_s[0] > self.running_s[1]:
+            raise ValueError("running_s: the minimum is greater than the maximum")
+        if not any(weight > 0 for weight in self.outcomes.values()):
+            raise ValueError("outcomes: at least one weight must be greater than 0")
+        return self
+
+
+def _default_timing() -> dict[TaskKind, Timing]:
+    return {
+        "POOL_EXPAND": Timing(outcomes={"COMPLETED": 1.0, "CANCELLED": 1.0}),
+        "GLINT_START": Timing(outcomes={"COMPLETED": 1.0, "CANCELLED": 1.0, "FAILED": 1.0}),
+    }
+
+
+class UserFields(_Strict):
+    password: str = "password"
+    full_name: str = ""
+    email: str = ""
+    roles: list[str] = Field(default_factory=lambda: ["user"])
+    disabled: bool = False
+    otp: bool = False
+    adfs: bool = False
+    hardware_token: bool = False
+    pools: list[str] = Field(default_factory=list)
+
+
+class UserSpec(UserFields):
+    id: uuid.UUID
+    username: Annotated[str, Field(min_length=1)]
+
+
+class UserGroupSpec(UserFields):
+    prefix: Annotated[str, Field(min_length=1)]
+    count: Annotated[int, Field(ge=1, le=1_000_000)]
+
+
+class PoolSpec(_Strict):
+    id: uuid.UUID
+    name: Annotated[str, Field(min_length=1)]
+    status: str = "ACTIVE"
+    is_favorite: bool = False
+    pool_type: Literal["AUTOMATED", "STATIC", "GUEST", "RDS"] = "AUTOMATED"
+    os_type: str = "Windows"
+    connection_types: list[str] = Field(default_factory=lambda: ["RDP", "NATIVE_RDP"])
+    free_machines: Annotated[int, Field(ge=0)] = 0
+    max_new_machines: Annotated[int, Field(ge=-1)] = -1
+
+
+class MachineSpec(_Strict):
+    id: uuid.UUID
+    verbose_name: str
+    pool: str
+    user: str | None = None
+    host: str = "10.254.150.133"
+    port: Annotated[int, Field(ge=1, le=65535)] = 39897
+    permissions: list[str] = Field(default_factory=lambda: ["VM_POWER_CONTROL"])
+    status: str = "ACTIVE"
+    protocol_id: int = 1
+
+
+class TaskSpec(_Strict):
+    id: uuid.UUID
+    user: str
+    pool: str | None = None
+    kind: TaskKind = "POOL_EXPAND"
+    status: TaskStatusName = "PENDING"
+    created: datetime = datetime(2022, 1, 1, tzinfo=UTC)
+    started: datetime | None = None
+    finished: datetime | None = None
+
+
+class RuleSpec(_Strict):
+    user: str | None = None
+    pool: str | None = None
+    kind: TaskKind | None = None
+    outcome: TerminalStatus | None = None
+    pending_s: Seconds | None = None
+    running_s: Seconds | tuple[Seconds, Seconds] | None = None
+    expandable: bool | None = None
+
+
+class Scenario(_Strict):
+    """A whole world: settings, the version body, timings, users, pools, machines, tasks, rules."""
+
+    settings: SettingsSection = SettingsSection()
+    version: VersionSection = VersionSection()
+    timing: dict[TaskKind, Timing] = Field(default_factory=_default_timing)
+    users: list[UserSpec] = Field(default_factory=list)
+    user_groups: list[UserGroupSpec] = Field(default_factory=list)
+    pools: list[PoolSpec] = Field(default_factory=list)
+    machines: list[MachineSpec] = Field(default_factory=list)
+    tasks: list[TaskSpec] = Field(default_factory=list)
+    rules: list[RuleSpec] = Field(default_factory=list)
+
+    @field_validator("timing")
+    @classmethod
+    def _fill_timing(cls, value: dict[TaskKind, Timing]) -> dict[TaskKind, Timing]:
+        return {**_default_timing(), **value}
+
+
+def _path(loc: Iterable[str | int]) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else part
+    return text or "(top level)"
+
+
+def _pydantic_problems(exc: ValidationError) -> list[str]:
+    problems = []
+    for error in exc.errors(include_url=False):
+        loc = [part for part in error["loc"] if not _is_union_tag(part)]
+        msg = error["msg"]
+        if error["type"] == "extra_forbidden":
+            msg = "unknown key"
+        problems.append(f"{_path(loc)}: {msg}")
+    return problems
+
+
+def _is_union_tag(part: str | int) -> bool:
+    # pydantic names the union member it tried ("float", "tuple[...]"); users never wrote it.
+    return isinstance(part, str) and (part in {"float", "int"} or part.startswith("tuple["))
+
+
+def _reference_problems(scenario: Scenario) -> list[str]:
+    """Check every user and pool reference; names and ids are both accepted."""
+    problems: list[str] = []
+    user_keys = _keys((u.username, u.id) for u in scenario.users)
+    pool_keys = _keys((p.name, p.id) for p in scenario.pools)
+    problems += _duplicates("users", [u.username for u in scenario.users], "username")
+    problems += _duplicates("users", [str(u.id) for u in scenario.users], "id")
+    problems += _duplicates("pools", [p.name for p in scenario.pools], "name")
+    problems += _duplicates("pools", [str(p.id) for p in scenario.pools], "id")
+    problems += _duplicates("machines", [str(m.id) for m in scenario.machines], "id")
+    problems += _duplicates("tasks", [str(t.id) for t in scenario.tasks], "id")
+
+    def check(path: str, ref: str | None, keys: set[str], what: str) -> None:
+        if ref is not None and normalise_ref(ref) not in keys:
+            problems.append(f'{path}: unknown {what} "{ref}"')
+
+    for i, user in enumerate(scenario.users):
+        for j, pool in enumerate(user.pools):
+            check(f"users[{i}].pools[{j}]", pool, pool_keys, "pool")
+    for i, group in enumerate(scenario.user_groups):
+        for j, pool in enumerate(group.pools):
+            check(f"user_groups[{i}].pools[{j}]", pool, pool_keys, "pool")
+    for i, machine in enumerate(scenario.machines):
+        check(f"machines[{i}].pool", machine.pool, pool_keys, "pool")
+        check(f"machines[{i}].user", machine.user, user_keys, "user")
+    for i, task in enumerate(scenario.tasks):
+        check(f"tasks[{i}].user", task.user, user_keys, "user")
+        check(f"tasks[{i}].pool", task.pool, pool_keys, "pool")
+    for i, rule in enumerate(scenario.rules):
+        check(f"rules[{i}].user", rule.user, user_keys, "user")
+        check(f"rules[{i}].pool", rule.pool, pool_keys, "pool")
+    return problems
+
+
+def normalise_ref(ref: str) -> str:
+    """A name as written, or a UUID in its dashed lower-case form (any spelling accepted)."""
+    try:
+        return str(uuid.UUID(ref))
+    except ValueError:
+        return ref
+
+
+def _keys(pairs: Iterable[tuple[str, uuid.UUID]]) -> set[str]:
+    keys: set[str] = set()
+    for name, ident in pairs:
+        keys.add(name)
+        keys.add(str(ident))
+    return keys
+
+
+def _duplicates(section: str, values: list[str], key: str) -> list[str]:
+    seen: dict[str, int] = {}
+    problems = []
+    for index, value in enumerate(values):
+        if value in seen:
+            problems.append(
+                f'{section}[{index}].{key}: duplicate "{value}" (first at {section}[{seen[value]}])'
+            )
+        else:
+            seen[value] = index
+    return problems
+
+
+def parse_scenario(data: Any, source: str = "scenario") -> Scenario:
+    """Validate already-decoded scenario data; raise :class:`ScenarioError` listing every problem."""
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(_pydantic_problems(exc), source) from None
+    problems = _reference_problems(scenario)
+    if problems:
+        raise ScenarioError(problems, source)
+    return scenario
+
+
+def parse_text(text: str, fmt: Literal["toml", "json"], source: str = "scenario") -> Scenario:
+    """Parse scenario text in TOML or JSON."""
+    try:
+        data = tomllib.loads(text) if fmt == "toml" else json.loads(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        raise ScenarioError([f"(syntax): {exc}"], source) from None
+    return parse_scenario(data, source)
+
+
+def load_scenario(path: Path) -> Scenario:
+    """Read and validate a scenario file (``.toml`` or ``.json``)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError([f"(file): cannot read: {exc}"], str(path)) from None
+    fmt: Literal["toml", "json"] = "json" if path.suffix.lower() == ".json" else "toml"
+    return parse_text(text, fmt, str(path))
+
+
+def default_scenario_path() -> Path:
+    """The shipped ``default.toml`` (the original mock's world)."""
+    return Path(str(resources.files("scenarios").joinpath("default.toml")))
+
+
+def shipped_scenarios() -> list[Path]:
+    """Every scenario file shipped in the ``scenarios`` package."""
+    folder = resources.files("scenarios")
+    return sorted(
+        Path(str(entry)) for entry in folder.iterdir() if entry.name.endswith(".toml")
+    )

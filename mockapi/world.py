@@ -1,0 +1,288 @@
+"""The in-memory world a scenario describes: users, pools, machines and tasks.
+
+Built from a validated :class:`~mockapi.scenario.Scenario`; a reset builds a new one. The
+world owns the seeded random generator, so the same seed and the same requests give the same
+outcomes. It imports no web framework: handlers read it and call into it.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from mockapi.clock import iso_z
+from mockapi.scenario import PoolSpec, Scenario, UserFields, normalise_ref
+from statemachines.task import Task, TaskKind, TaskStatus
+
+#: Namespace for the stable ids of generated users and machines.
+_ID_NAMESPACE = uuid.UUID("4d6f636b-4150-4900-8000-000000000000")
+
+
+def stable_uuid4(name: str) -> uuid.UUID:
+    """A UUID that is the same for the same name on every run, shaped as version 4.
+
+    Tokens require ``sub`` to be a UUID4, so generated users need v4-shaped ids.
+    """
+    raw = bytearray(uuid.uuid5(_ID_NAMESPACE, name).bytes)
+    raw[6] = (raw[6] & 0x0F) | 0x40
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    return uuid.UUID(bytes=bytes(raw))
+
+
+@dataclass(eq=False, slots=True)
+class Machine:
+    id: uuid.UUID
+    verbose_name: str
+    pool_id: uuid.UUID
+    user_id: uuid.UUID | None
+    host: str
+    port: int
+    permissions: list[str]
+    status: str = "ACTIVE"
+    protocol_id: int = 1
+
+    def to_dict(self) -> dict[str, Any]:
+        """The connection data of step 2 (and the machines of /service/all-users/)."""
+        return {
+            "id": str(self.id),
+            "verbose_name": self.verbose_name,
+            "permissions": list(self.permissions),
+            "host": self.host,
+            "port": self.port,
+            "status": self.status,
+            "protocol_id": self.protocol_id,
+        }
+
+
+@dataclass(eq=False, slots=True)
+class Pool:
+    id: uuid.UUID
+    name: str
+    status: str
+    is_favorite: bool
+    pool_type: str
+    os_type: str
+    connection_types: list[str]
+    #: How many more machines the pool may create; -1 is unlimited.
+    max_new_machines: int
+    #: Position in the scenario, used for stable machine addresses.
+    position: int = 0
+    free: list[Machine] = field(default_factory=list)
+    #: Machines created on demand so far (counted against ``max_new_machines``).
+    created: int = 0
+    #: Every machine of the pool ever registered, for stable machine names.
+    machine_count: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": str(self.id),
+            "name": self.name,
+            "status": self.status,
+            "is_favorite": self.is_favorite,
+            "pool_type": self.pool_type,
+            "os_type": self.os_type,
+            "connection_types": list(self.connection_types),
+        }
+
+    @property
+    def has_capacity(self) -> bool:
+        """A machine can be handed out: a free one, or a new one within the limit."""
+        return bool(self.free) or self.max_new_machines < 0 or self.created < self.max_new_machines
+
+
+@dataclass(eq=False, slots=True)
+class User:
+    id: uuid.UUID
+    username: str
+    password: str
+    full_name: str
+    email: str
+    roles: list[str]
+    disabled: bool
+    otp: bool
+    adfs: bool
+    hardware_token: bool
+    pool_ids: list[uuid.UUID]
+    machines: list[Machine] = field(default_factory=list)
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.roles
+
+    def machine_in(self, pool_id: uuid.UUID) -> Machine | None:
+        return next((m for m in self.machines if m.pool_id == pool_id), None)
+
+
+def task_to_dict(task: Task) -> dict[str, Any]:
+    """The task object of CONTRACT §6, keys in the original's order."""
+    return {
+        "id": str(task.id),
+        "status": task.state,
+        "kind": task.kind.value,
+        "created": iso_z(task.created),
+        "started": iso_z(task.started) if task.started else None,
+        "finished": iso_z(task.finished) if task.finished else None,
+    }
+
+
+def task_frame(task: Task) -> dict[str, Any]:
+    """The WebSocket frame of CONTRACT §8: status, id, kind and nothing else."""
+    return {"status": task.state, "id": str(task.id), "kind": task.kind.value}
+
+
+class World:
+    """Users, pools, machines and tasks of one scenario run."""
+
+    def __init__(self, scenario: Scenario, seed: int | None = None) -> None:
+        self.scenario = scenario
+        self.seed = scenario.settings.seed if seed is None else seed
+        self.rng = random.Random(self.seed)
+        self.users: dict[uuid.UUID, User] = {}
+        self.users_by_name: dict[str, User] = {}
+        self.pools: dict[uuid.UUID, Pool] = {}
+        self.pools_by_name: dict[str, Pool] = {}
+        self.machines: dict[uuid.UUID, Machine] = {}
+        self.tasks: dict[uuid.UUID, Task] = {}
+        self._build()
+
+    # -- lookups ---------------------------------------------------------------------------
+    def user(self, ref: str | uuid.UUID) -> User | None:
+        """A user by username or id (any UUID spelling)."""
+        if isinstance(ref, uuid.UUID):
+            return self.users.get(ref)
+        found = self.users_by_name.get(ref)
+        if found is not None:
+            return found
+        try:
+            return self.users.get(uuid.UUID(ref))
+        except ValueError:
+            return None
+
+    def pool(self, ref: str | uuid.UUID) -> Pool | None:
+        """A pool by name or id (any UUID spelling)."""
+        if isinstance(ref, uuid.UUID):
+            return self.pools.get(ref)
+        found = self.pools_by_name.get(ref)
+        if found is not None:
+            return found
+        try:
+            return self.pools.get(uuid.UUID(ref))
+        except ValueError:
+            return None
+
+    def user_pools(self, user: User) -> list[Pool]:
+        """The user's assigned pools in scenario order."""
+        assigned = set(user.pool_ids)
+        return [pool for pool in self.pools.values() if pool.id in assigned]
+
+    # -- building --------------------------------------------------------------------------
+    def _pool_ref(self, ref: str) -> Pool:
+        pool = self.pool(normalise_ref(ref))
+        assert pool is not None, f"scenario validation let through pool {ref!r}"
+        return pool
+
+    def _user_ref(self, ref: str) -> User:
+        user = self.user(normalise_ref(ref))
+        assert user is not None, f"scenario validation let through user {ref!r}"
+        return user
+
+    def _build(self) -> None:
+        for spec in self.scenario.pools:
+            self._add_pool(spec)
+        for user_spec in self.scenario.users:
+            self._add_user(user_spec.id, user_spec.username, user_spec)
+        for group in self.scenario.user_groups:
+            for index in range(1, group.count + 1):
+                name = f"{group.prefix}{index:05d}"
+                self._add_user(stable_uuid4(f"user:{name}"), name, group)
+        for machine_spec in self.scenario.machines:
+            pool = self._pool_ref(machine_spec.pool)
+            owner = self._user_ref(machine_spec.user) if machine_spec.user else None
+            machine = Machine(
+                id=machine_spec.id,
+                verbose_name=machine_spec.verbose_name,
+                pool_id=pool.id,
+                user_id=owner.id if owner else None,
+                host=machine_spec.host,
+                port=machine_spec.port,
+                permissions=list(machine_spec.permissions),
+                status=machine_spec.status,
+                protocol_id=machine_spec.protocol_id,
+            )
+            self.machines[machine.id] = machine
+            pool.machine_count += 1
+            if owner is None:
+                pool.free.append(machine)
+            else:
+                owner.machines.append(machine)
+        for pool_spec in self.scenario.pools:
+            pool = self.pools[pool_spec.id]
+            for _ in range(pool_spec.free_machines):
+                machine = self.new_machine(pool, count_as_created=False)
+                pool.free.append(machine)
+        for task_spec in self.scenario.tasks:
+            owner = self._user_ref(task_spec.user)
+            task_pool = self._pool_ref(task_spec.pool) if task_spec.pool else None
+            task = Task(
+                id=task_spec.id,
+                kind=TaskKind(task_spec.kind),
+                user_id=owner.id,
+                pool_id=task_pool.id if task_pool else None,
+                created=task_spec.created,
+                started=task_spec.started,
+                finished=task_spec.finished,
+                state=TaskStatus(task_spec.status).value,
+                reason="scenario",
+            )
+            self.tasks[task.id] = task
+
+    def _add_pool(self, spec: PoolSpec) -> None:
+        pool = Pool(
+            id=spec.id,
+            name=spec.name,
+            status=spec.status,
+            is_favorite=spec.is_favorite,
+            pool_type=spec.pool_type,
+            os_type=spec.os_type,
+            connection_types=list(spec.connection_types),
+            max_new_machines=spec.max_new_machines,
+            position=len(self.pools),
+        )
+        self.pools[pool.id] = pool
+        self.pools_by_name[pool.name] = pool
+
+    def _add_user(self, user_id: uuid.UUID, username: str, fields: UserFields) -> None:
+        user = User(
+            id=user_id,
+            username=username,
+            password=fields.password,
+            full_name=fields.full_name,
+            email=fields.email,
+            roles=list(fields.roles),
+            disabled=fields.disabled,
+            otp=fields.otp,
+            adfs=fields.adfs,
+            hardware_token=fields.hardware_token,
+            pool_ids=[self._pool_ref(ref).id for ref in fields.pools],
+        )
+        self.users[user.id] = user
+        self.users_by_name[user.username] = user
+
+    def new_machine(self, pool: Pool, *, count_as_created: bool = True) -> Machine:
+        """A new machine of ``pool``, its address drawn from the seeded generator."""
+        pool.machine_count += 1
+        machine = Machine(
+            id=uuid.UUID(int=self.rng.getrandbits(128), version=4),
+            verbose_name=f"{pool.name}-vm-{pool.machine_count:04d}",
+            pool_id=pool.id,
+            user_id=None,
+            host=f"10.254.{150 + pool.position % 100}.{self.rng.randint(2, 254)}",
+            port=self.rng.randint(30000, 40000),
+            permissions=["VM_POWER_CONTROL"],
+        )
+        self.machines[machine.id] = machine
+        if count_as_created:
+            pool.created += 1
+        return machine

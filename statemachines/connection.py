@@ -1,0 +1,164 @@
+"""Connection to a pool, one model per (user, pool): the two flow pictures as one machine.
+
+Step 1 (get_machine_step_1.png) reserves a machine with a POOL_EXPAND task::
+
+    no_machine --expand_requested[expandable]--> reserving
+    reserving  --expand_completed--> has_machine
+    reserving  --expand_cancelled--> no_machine      (restartable)
+    reserving  --expand_failed---->  expand_failed   (step 1 answers 403/800 from then on)
+
+Step 2 (get_machine_step_2.png) starts the remote-access server with a GLINT_START task::
+
+    has_machine --start_requested--> starting
+    starting    --start_completed--> ready
+    starting    --start_cancelled | start_failed--> has_machine   (restartable)
+
+The machine keeps the task that moved it; what each resting state answers is
+:data:`STEP1_ANSWER` and :data:`STEP2_ANSWER`, so a handler maps state to response and never
+re-derives the flow.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from transitions import EventData, Machine
+
+from statemachines.task import Task
+
+
+class ConnectionState(StrEnum):
+    NO_MACHINE = "no_machine"
+    RESERVING = "reserving"
+    EXPAND_FAILED = "expand_failed"
+    HAS_MACHINE = "has_machine"
+    STARTING = "starting"
+    READY = "ready"
+
+
+class Step1(StrEnum):
+    """What step 1 answers in a state."""
+
+    NEW_TASK = "new_task"  # 202 with a new POOL_EXPAND, if the pool is expandable, else 403/800
+    ACTIVE_TASK = "active_task"  # 202 with the running POOL_EXPAND
+    COMPLETED_TASK = "completed_task"  # 200 with the COMPLETED POOL_EXPAND
+    CANNOT_EXPAND = "cannot_expand"  # 403/800
+
+
+class Step2(StrEnum):
+    """What step 2 answers in a state."""
+
+    NO_MACHINE = "no_machine"  # 409/801
+    NEW_TASK = "new_task"  # 202 with a new GLINT_START
+    ACTIVE_TASK = "active_task"  # 202 with the running GLINT_START
+    CONNECTION_DATA = "connection_data"  # 200 with the machine's connection data
+
+
+S = ConnectionState
+STEP1_ANSWER = {
+    S.NO_MACHINE: Step1.NEW_TASK,
+    S.RESERVING: Step1.ACTIVE_TASK,
+    S.EXPAND_FAILED: Step1.CANNOT_EXPAND,
+    S.HAS_MACHINE: Step1.COMPLETED_TASK,
+    S.STARTING: Step1.COMPLETED_TASK,
+    S.READY: Step1.COMPLETED_TASK,
+}
+STEP2_ANSWER = {
+    S.NO_MACHINE: Step2.NO_MACHINE,
+    S.RESERVING: Step2.NO_MACHINE,
+    S.EXPAND_FAILED: Step2.NO_MACHINE,
+    S.HAS_MACHINE: Step2.NEW_TASK,
+    S.STARTING: Step2.ACTIVE_TASK,
+    S.READY: Step2.CONNECTION_DATA,
+}
+
+STATES = [state.value for state in ConnectionState]
+
+TRANSITIONS: list[dict[str, Any]] = [
+    {
+        "trigger": "expand_requested",
+        "source": S.NO_MACHINE.value,
+        "dest": S.RESERVING.value,
+        "conditions": "is_expandable",
+        "before": "_keep_expand_task",
+    },
+    {"trigger": "expand_completed", "source": S.RESERVING.value, "dest": S.HAS_MACHINE.value},
+    {"trigger": "expand_cancelled", "source": S.RESERVING.value, "dest": S.NO_MACHINE.value},
+    {"trigger": "expand_failed", "source": S.RESERVING.value, "dest": S.EXPAND_FAILED.value},
+    {
+        "trigger": "start_requested",
+        "source": S.HAS_MACHINE.value,
+        "dest": S.STARTING.value,
+        "before": "_keep_start_task",
+    },
+    {"trigger": "start_completed", "source": S.STARTING.value, "dest": S.READY.value},
+    {"trigger": "start_cancelled", "source": S.STARTING.value, "dest": S.HAS_MACHINE.value},
+    {"trigger": "start_failed", "source": S.STARTING.value, "dest": S.HAS_MACHINE.value},
+]
+
+#: The connection trigger a finished task fires, by (task kind, task status).
+TASK_OUTCOME_TRIGGER = {
+    ("POOL_EXPAND", "COMPLETED"): "expand_completed",
+    ("POOL_EXPAND", "CANCELLED"): "expand_cancelled",
+    ("POOL_EXPAND", "FAILED"): "expand_failed",
+    ("GLINT_START", "COMPLETED"): "start_completed",
+    ("GLINT_START", "CANCELLED"): "start_cancelled",
+    ("GLINT_START", "FAILED"): "start_failed",
+}
+
+
+@dataclass(eq=False)
+class Connection:
+    """A user's connection state in one pool; ``eq=False`` so every model registers."""
+
+    user_id: uuid.UUID
+    pool_id: uuid.UUID
+    state: str = S.NO_MACHINE.value
+    #: The POOL_EXPAND that gave (or is giving) the machine; None for a scenario-assigned one.
+    expand_task: Task | None = None
+    #: The latest GLINT_START.
+    start_task: Task | None = None
+
+    @property
+    def status(self) -> ConnectionState:
+        return ConnectionState(self.state)
+
+    @property
+    def step1(self) -> Step1:
+        return STEP1_ANSWER[self.status]
+
+    @property
+    def step2(self) -> Step2:
+        return STEP2_ANSWER[self.status]
+
+    def is_expandable(self, event: EventData) -> bool:
+        """Guard of ``expand_requested``: the caller says whether the pool can give a machine."""
+        return bool(event.kwargs.get("expandable", False))
+
+    def _keep_expand_task(self, event: EventData) -> None:
+        self.expand_task = event.kwargs["task"]
+
+    def _keep_start_task(self, event: EventData) -> None:
+        self.start_task = event.kwargs["task"]
+
+    if TYPE_CHECKING:
+
+        def expand_requested(self, *, task: Task, expandable: bool) -> bool: ...
+        def start_requested(self, *, task: Task) -> bool: ...
+        def trigger(self, name: str, **kwargs: Any) -> bool: ...
+        def may_trigger(self, name: str) -> bool: ...
+
+
+def build_connection_machine() -> Machine:
+    """The one connection machine; connections are added as models."""
+    return Machine(
+        model=None,
+        states=STATES,
+        transitions=TRANSITIONS,
+        initial=S.NO_MACHINE.value,
+        send_event=True,
+        auto_transitions=False,
+    )
