@@ -76,6 +76,7 @@ STEP2_ANSWER = {
 }
 
 STATES = [state.value for state in ConnectionState]
+INITIAL = S.NO_MACHINE.value
 
 TRANSITIONS: list[dict[str, Any]] = [
     {
@@ -158,7 +159,7 @@ def build_connection_machine() -> Machine:
         model=None,
         states=STATES,
         transitions=TRANSITIONS,
-        initial=S.NO_MACHINE.value,
+        initial=INITIAL,
         send_event=True,
         auto_transitions=False,
     )

@@ -35,6 +35,7 @@ TERMINAL = frozenset({TaskStatus.COMPLETED, TaskStatus.CANCELLED, TaskStatus.FAI
 ACTIVE = frozenset({TaskStatus.PENDING, TaskStatus.RUNNING})
 
 STATES = [status.value for status in TaskStatus]
+INITIAL = TaskStatus.PENDING.value
 
 #: The trigger that leads into each status; forcing a status fires its trigger.
 TRIGGER_FOR = {
@@ -121,7 +122,7 @@ def build_task_machine(on_change: ChangeHook | None = None) -> Machine:
         model=None,
         states=STATES,
         transitions=TRANSITIONS,
-        initial=TaskStatus.PENDING.value,
+        initial=INITIAL,
         send_event=True,
         auto_transitions=False,
         after_state_change=after_state_change,

@@ -1,0 +1,1 @@
+"""Data only: the shipped scenario files, found with importlib.resources."""
