@@ -8,13 +8,14 @@ from aiohttp import web
 
 from mockapi.clock import Clock
 from mockapi.errors import error_middleware
-from mockapi.keys import CLOCK, HUB, RUNTIME, SETTINGS, TOKENS
+from mockapi.keys import CLOCK, HUB, LOGIN_MACHINE, RUNTIME, SETTINGS, TOKENS
 from mockapi.routes import setup_routes
 from mockapi.runtime import ClockOverrides, Runtime
 from mockapi.scenario import Scenario, default_scenario_path, load_scenario
 from mockapi.settings import Settings
 from mockapi.tokens import TokenService, random_secret
 from mockapi.ws import Hub
+from statemachines.login import build_login_machine
 
 #: The original's limit; a larger body gets 413 in the error shape.
 MAX_BODY = 1024 * 1024
@@ -33,7 +34,9 @@ async def _close_sockets(app: web.Application) -> None:
     await app[HUB].close_all()
 
 
-def create_app(settings: Settings | None = None, scenario: Scenario | None = None) -> web.Application:
+def create_app(
+    settings: Settings | None = None, scenario: Scenario | None = None
+) -> web.Application:
     """Build the mockapi application; ``scenario`` overrides the file named in ``settings``."""
     settings = settings or Settings()
     if scenario is None:
@@ -56,6 +59,7 @@ def create_app(settings: Settings | None = None, scenario: Scenario | None = Non
     app[TOKENS] = tokens
     app[HUB] = hub
     app[RUNTIME] = runtime
+    app[LOGIN_MACHINE] = build_login_machine()
     app.cleanup_ctx.append(_lifecycle)
     app.on_shutdown.append(_close_sockets)
     setup_routes(app)

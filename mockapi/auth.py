@@ -44,6 +44,8 @@ def identify(app: web.Application, value: str | None) -> Identity | None:
     claims = app[TOKENS].verify(token)
     if claims is None:
         return None
+    if claims.client_id != str(claims.sub):
+        return None  # issue 2: client_id must equal sub (the WS route trusts client_id)
     user = app[RUNTIME].world.user(claims.username)
     if user is None or user.disabled or user.id != claims.sub:
         return None

@@ -107,10 +107,12 @@ def _slash_redirect(request: web.Request) -> web.StreamResponse | None:
         return None
     for resource in request.app.router.resources():
         if _matches(resource, request.path + "/"):
-            location = request.url.with_path(request.path + "/", encoded=False)
-            if request.query_string:
-                location = location.with_query(request.query_string)
-            return web.Response(status=307, headers={"location": str(location)})
+            location = str(request.url.with_path(request.path + "/", encoded=False))
+            # The query as sent: re-encoding its decoded form turns %2B into %252B.
+            raw_query = request.rel_url.raw_query_string
+            if raw_query:
+                location += "?" + raw_query
+            return web.Response(status=307, headers={"location": location})
     return None
 
 

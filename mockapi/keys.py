@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aiohttp import web
+from transitions import Machine
 
 from mockapi.clock import Clock
 from mockapi.runtime import Runtime
@@ -15,3 +16,5 @@ CLOCK = web.AppKey("clock", Clock)
 TOKENS = web.AppKey("tokens", TokenService)
 HUB = web.AppKey("hub", Hub)
 RUNTIME = web.AppKey("runtime", Runtime)
+#: The one login machine (statemachines.login); each attempt is a model while it runs.
+LOGIN_MACHINE = web.AppKey("login_machine", Machine)

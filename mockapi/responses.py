@@ -11,7 +11,10 @@ from aiohttp import web
 
 def dumps(data: Any) -> bytes:
     """Serialise to the compact JSON form every answer and frame uses."""
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+    text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    # A 422 echoes its input, which may hold a lone surrogate ("\ud800" in the request); as
+    # "\ud800" it stays valid JSON, where strict UTF-8 would raise and answer a text/plain 500.
+    return text.encode("utf-8", errors="backslashreplace")
 
 
 def json_response(

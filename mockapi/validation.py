@@ -52,15 +52,15 @@ def validation_item(
 ) -> dict[str, Any]:
     """One hand-made 422 item in the same key order as pydantic's."""
     return format_errors(
-        [{"type": type_, "loc": tuple(loc), "msg": msg, "input": input_}
-         | ({"ctx": ctx} if ctx is not None else {})],
+        [
+            {"type": type_, "loc": tuple(loc), "msg": msg, "input": input_}
+            | ({"ctx": ctx} if ctx is not None else {})
+        ],
         [],
     )[0]
 
 
-def _validate(
-    model: type[M], data: Any, where: Location, errors: list[dict[str, Any]]
-) -> M | None:
+def _validate(model: type[M], data: Any, where: Location, errors: list[dict[str, Any]]) -> M | None:
     try:
         return model.model_validate(data, from_attributes=True)
     except ValidationError as exc:
@@ -144,7 +144,8 @@ async def parse(
         except ValidationFailed as exc:
             errors.extend(exc.errors)
         else:
-            if data is MISSING:
+            # FastAPI treats a JSON ``null`` body as no body at all.
+            if data is MISSING or data is None:
                 errors.append(validation_item("missing", ["body"], "Field required", None))
             else:
                 parsed_body = _validate(body, data, "body", errors)
@@ -177,5 +178,6 @@ async def parse_body(request: web.Request, body: type[B]) -> B:
 async def parse_path_body(request: web.Request, path: type[P], body: type[B]) -> tuple[P, B]:
     """Validated path parameters and JSON body, errors of both in one 422."""
     parsed_path, _, parsed_body = await parse(request, path=path, body=body)
-    assert parsed_path is not None and parsed_body is not None
+    assert parsed_path is not None
+    assert parsed_body is not None
     return parsed_path, parsed_body
