@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mockapi.clock import Clock, Timer
-from mockapi.scenario import RuleSpec, Scenario, Timing
+from mockapi.scenario import RuleSpec, Scenario, Timing, normalise_ref
 from mockapi.tokens import TokenService
 from mockapi.world import Machine, Pool, User, World, task_frame
 from statemachines.connection import (
@@ -72,12 +72,14 @@ class Runtime:
         publish: Publish,
         overrides: ClockOverrides = ClockOverrides(),
     ) -> None:
+        # transitions logs every callback at INFO; the one line per task change is ours.
+        logging.getLogger("transitions").setLevel(logging.WARNING)
         self.clock = clock
         self.tokens = tokens
         self.overrides = overrides
         self._publish = publish
         self.task_machine = build_task_machine(self._on_task_change)
-        self.connection_machine = build_connection_machine()
+        self.connection_machine = build_connection_machine(self._on_connection_change)
         self.connections: dict[tuple[uuid.UUID, uuid.UUID], Connection] = {}
         self.plans: dict[uuid.UUID, Plan] = {}
         self.scenario = scenario
@@ -110,27 +112,48 @@ class Runtime:
         self._seed_connections()
 
     def _seed_connections(self) -> None:
-        for user in self.world.users.values():
-            for machine in user.machines:
-                self.connection(user.id, machine.pool_id).state = ConnectionState.HAS_MACHINE
+        """Put each (user, pool) the scenario touches in the state its machines and tasks imply.
+
+        The machine check comes first, as in step 1: a user with a machine in a pool has one,
+        whatever older expands say. Otherwise the latest POOL_EXPAND decides (active:
+        reserving, FAILED: expand_failed). With a machine, the latest GLINT_START decides
+        (active: starting, COMPLETED: ready). Seeded active tasks get no timers: they stay as
+        the scenario wrote them (user-1's PENDING task is part of the original's world) until
+        something forces them.
+        """
+        latest: dict[tuple[uuid.UUID, uuid.UUID, TaskKind], Task] = {}
         for task in sorted(self.world.tasks.values(), key=lambda t: t.created):
             if task.is_active:
                 self.task_machine.add_model(task, initial=task.state)
-            if task.pool_id is None:
-                continue
-            conn = self.connection(task.user_id, task.pool_id)
-            if task.kind is TaskKind.POOL_EXPAND:
-                conn.expand_task = task
-                if task.is_active:
-                    conn.state = ConnectionState.RESERVING
-                elif task.status is TaskStatus.FAILED:
-                    conn.state = ConnectionState.EXPAND_FAILED
-            elif conn.status in (ConnectionState.HAS_MACHINE, ConnectionState.READY):
-                conn.start_task = task
-                if task.is_active:
-                    conn.state = ConnectionState.STARTING
-                elif task.status is TaskStatus.COMPLETED:
-                    conn.state = ConnectionState.READY
+            if task.pool_id is not None:
+                latest[(task.user_id, task.pool_id, task.kind)] = task
+        pairs = dict.fromkeys(
+            [(user.id, m.pool_id) for user in self.world.users.values() for m in user.machines]
+            + [(user_id, pool_id) for user_id, pool_id, _ in latest]
+        )
+        for user_id, pool_id in pairs:
+            conn = self.connection(user_id, pool_id)
+            expand = latest.get((user_id, pool_id, TaskKind.POOL_EXPAND))
+            start = latest.get((user_id, pool_id, TaskKind.GLINT_START))
+            state = ConnectionState.NO_MACHINE
+            if self.world.users[user_id].machine_in(pool_id) is not None:
+                state = ConnectionState.HAS_MACHINE
+                if expand is not None and expand.status is TaskStatus.COMPLETED:
+                    conn.expand_task = expand
+                if start is not None:
+                    conn.start_task = start
+                    if start.is_active:
+                        state = ConnectionState.STARTING
+                    elif start.status is TaskStatus.COMPLETED:
+                        state = ConnectionState.READY
+            elif expand is not None:
+                conn.expand_task = expand
+                if expand.is_active:
+                    state = ConnectionState.RESERVING
+                elif expand.status is TaskStatus.FAILED:
+                    state = ConnectionState.EXPAND_FAILED
+            # The plain value: transitions reads an Enum state by its *name* (HAS_MACHINE).
+            conn.state = state.value
 
     # -- connections -----------------------------------------------------------------------
     def connection(self, user_id: uuid.UUID, pool_id: uuid.UUID) -> Connection:
@@ -155,11 +178,15 @@ class Runtime:
         conn = self.connection(user.id, pool.id)
         answer = conn.step1
         if answer is Step1.NEW_TASK:
-            task = self._new_task(TaskKind.POOL_EXPAND, user, pool)
-            if not conn.expand_requested(task=task, expandable=self.expandable(user, pool)):
+            expandable = self.expandable(user, pool)
+            # Ask the guard before drawing a task id: a refusal must leave the seeded
+            # generator untouched, so it cannot shift the outcomes of other requests.
+            if not conn.may_trigger("expand_requested", expandable=expandable):
                 return Step1.CANNOT_EXPAND, None
-            self._reserve_machine(task, pool)
+            task = self._new_task(TaskKind.POOL_EXPAND, user, pool)
+            task.extra["machine"] = self._take_machine(pool)
             self._launch(task, user, pool)
+            conn.expand_requested(task=task, expandable=expandable)
             return Step1.NEW_TASK, task
         if answer is Step1.COMPLETED_TASK:
             return answer, conn.expand_task or self._synthetic_expand(conn)
@@ -167,16 +194,14 @@ class Runtime:
             return answer, conn.expand_task
         return answer, None
 
-    def request_connection(
-        self, user: User, pool: Pool
-    ) -> tuple[Step2, Task | Machine | None]:
+    def request_connection(self, user: User, pool: Pool) -> tuple[Step2, Task | Machine | None]:
         """Step 2: a new or running GLINT_START, or the machine's connection data."""
         conn = self.connection(user.id, pool.id)
         answer = conn.step2
         if answer is Step2.NEW_TASK:
             task = self._new_task(TaskKind.GLINT_START, user, pool)
-            conn.start_requested(task=task)
             self._launch(task, user, pool)
+            conn.start_requested(task=task)
             return answer, task
         if answer is Step2.ACTIVE_TASK:
             return answer, conn.start_task
@@ -185,10 +210,11 @@ class Runtime:
         return answer, None
 
     def _synthetic_expand(self, conn: Connection) -> Task:
-        # A machine the scenario assigned up front has no task; answer a COMPLETED one.
+        # A machine the scenario assigned up front has no task; answer a COMPLETED one, made
+        # once and kept, so repeats (and the tasks API) show the same task.
         created = self.clock.now()
         task = Task(
-            id=uuid.uuid4(),
+            id=self.world.new_id(),
             kind=TaskKind.POOL_EXPAND,
             user_id=conn.user_id,
             pool_id=conn.pool_id,
@@ -202,12 +228,24 @@ class Runtime:
         conn.expand_task = task
         return task
 
-    def _reserve_machine(self, task: Task, pool: Pool) -> None:
-        # Reserve at creation so two users racing for a pool's last machine cannot both win.
+    def _take_machine(self, pool: Pool) -> Machine:
+        """A free machine of ``pool``, or a new one when none is free.
+
+        Step 1 takes it when the expand is created, so two users racing for a pool's last
+        machine cannot both win; a CANCELLED or FAILED expand puts it back.
+        """
         if pool.free:
-            task.extra["machine"] = pool.free.pop(0)
-        else:
-            task.extra["machine"] = self.world.new_machine(pool)
+            return pool.free.pop(0)
+        return self.world.new_machine(pool)
+
+    def create_pools(self, count: int, machines_per_pool: int, users: list[User]) -> list[Pool]:
+        """New pools drawn from the seeded generator, each with free machines, assigned."""
+        pools = self.world.create_pools(count, machines_per_pool, users)
+        log.info(
+            "created %d pool(s) with %d free machine(s) each, assigned to %d user(s): %s",
+            len(pools), machines_per_pool, len(users), ", ".join(p.name for p in pools),
+        )  # fmt: skip
+        return pools
 
     # -- tasks -----------------------------------------------------------------------------
     def rule_for(self, user: User, pool: Pool | None, kind: TaskKind) -> RuleSpec | None:
@@ -215,10 +253,10 @@ class Runtime:
         for rule in self.scenario.rules:
             if rule.kind is not None and rule.kind != kind.value:
                 continue
-            if rule.user is not None and self.world.user(_ref(rule.user)) is not user:
+            if rule.user is not None and self.world.user(normalise_ref(rule.user)) is not user:
                 continue
             if rule.pool is not None and (
-                pool is None or self.world.pool(_ref(rule.pool)) is not pool
+                pool is None or self.world.pool(normalise_ref(rule.pool)) is not pool
             ):
                 continue
             return rule
@@ -226,7 +264,7 @@ class Runtime:
 
     def _new_task(self, kind: TaskKind, user: User, pool: Pool) -> Task:
         return Task(
-            id=uuid.UUID(int=self.world.rng.getrandbits(128), version=4),
+            id=self.world.new_id(),
             kind=kind,
             user_id=user.id,
             pool_id=pool.id,
@@ -268,7 +306,7 @@ class Runtime:
         self.plans[task.id] = plan
         plan.timer = self.clock.call_later(plan.pending_s, lambda: self._timer_start(task))
         log.info(
-            "task %s %s created for %s in %s: PENDING (plan: %.0fs pending, %.0fs running, %s)",
+            "task %s %s created for %s in %s: PENDING (plan: %gs pending, %gs running, %s)",
             task.id, task.kind.value, user.username, pool.name,
             plan.pending_s, plan.running_s, plan.outcome.value,
         )  # fmt: skip
@@ -278,9 +316,7 @@ class Runtime:
 
     def _timer_finish(self, task: Task) -> None:
         plan = self.plans[task.id]
-        task.trigger(
-            _FINISH_TRIGGER[plan.outcome], at=self.clock.now(), reason=plan.reason
-        )
+        task.trigger(_FINISH_TRIGGER[plan.outcome], at=self.clock.now(), reason=plan.reason)
 
     def force(self, task_id: uuid.UUID, status: TaskStatus) -> Task:
         """Force a task's change, as the control API asks; pushed like any other change."""
@@ -308,25 +344,52 @@ class Runtime:
             plan.timer = self.clock.call_later(plan.running_s, lambda: self._timer_finish(task))
         if task.is_done:
             self._settle(task, user, pool)
-        self._publish(task.user_id, task_frame(task))
+        try:
+            self._publish(task.user_id, task_frame(task))
+        except Exception:
+            # The change has happened; a broken broadcast must not undo or stop it (§10).
+            log.exception("publishing %s of task %s failed", dest.value, task.id)
 
     def _settle(self, task: Task, user: User | None, pool: Pool | None) -> None:
         """A finished task moves its connection and hands out or returns its machine."""
         self.task_machine.remove_model(task)
         self.plans.pop(task.id, None)
-        machine: Machine | None = task.extra.pop("machine", None)
-        if machine is not None and pool is not None:
-            if task.status is TaskStatus.COMPLETED and user is not None:
+        if pool is None:
+            return
+        if task.kind is TaskKind.POOL_EXPAND:
+            machine: Machine | None = task.extra.pop("machine", None)
+            if (
+                task.status is TaskStatus.COMPLETED
+                and user is not None
+                and user.machine_in(pool.id) is None
+            ):
+                # A seeded expand reserved nothing when it was created: take one now.
+                machine = machine or self._take_machine(pool)
                 machine.user_id = user.id
                 user.machines.append(machine)
-            else:
+            elif machine is not None:
                 pool.free.insert(0, machine)
-        if task.pool_id is None:
-            return
-        conn = self.connections.get((task.user_id, task.pool_id))
+        conn = self.connections.get((task.user_id, pool.id))
         trigger = TASK_OUTCOME_TRIGGER[(task.kind.value, task.state)]
         if conn is not None and conn.may_trigger(trigger):
-            conn.trigger(trigger)
+            conn.trigger(trigger, task=task)
+
+    def _on_connection_change(
+        self,
+        conn: Connection,
+        source: ConnectionState,
+        dest: ConnectionState,
+        task: Task | None,
+    ) -> None:
+        """Log a connection change with the task that caused it (step 1 and 2 answer from it)."""
+        user = self.world.users.get(conn.user_id)
+        pool = self.world.pools.get(conn.pool_id)
+        log.info(
+            "connection user=%s pool=%s: %s → %s (task %s %s %s)",
+            user.username if user else conn.user_id, pool.name if pool else conn.pool_id,
+            source.value, dest.value, task.id if task else None,
+            task.kind.value if task else None, task.state if task else None,
+        )  # fmt: skip
 
 
 _FINISH_TRIGGER = {
@@ -334,10 +397,3 @@ _FINISH_TRIGGER = {
     TaskStatus.FAILED: "fail",
     TaskStatus.CANCELLED: "cancel",
 }
-
-
-def _ref(ref: str) -> str:
-    try:
-        return str(uuid.UUID(ref))
-    except ValueError:
-        return ref

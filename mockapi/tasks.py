@@ -1,12 +1,42 @@
-"""SKELETON: handlers to be written."""
+"""The tasks API (CONTRACT §6): one task, and whether it is done.
+
+A task is visible to its owner and to users with the ``admin`` role; to anyone else it does
+not exist (404), so task ids cannot be probed.
+"""
+
+from __future__ import annotations
 
 from aiohttp import web
+from pydantic import UUID4, BaseModel
 
+from mockapi.auth import authenticate
+from mockapi.errors import NOT_FOUND, ApiError
+from mockapi.keys import RUNTIME
+from mockapi.responses import json_response
+from mockapi.validation import parse_path
+from mockapi.world import task_to_dict
+from statemachines.task import Task
+
+
+class TaskPath(BaseModel):
+    task_id: UUID4
+
+
+async def _visible_task(request: web.Request) -> Task:
+    user = authenticate(request).user
+    path = await parse_path(request, TaskPath)
+    task = request.app[RUNTIME].world.visible_task(user, path.task_id)
+    if task is None:
+        raise ApiError(NOT_FOUND)
+    return task
 
 
 async def get_task(request: web.Request) -> web.StreamResponse:
-    raise NotImplementedError
+    """The task object."""
+    return json_response({"data": task_to_dict(await _visible_task(request))})
 
 
 async def is_done(request: web.Request) -> web.StreamResponse:
-    raise NotImplementedError
+    """True for every terminal status (the original said false for CANCELLED forever)."""
+    task = await _visible_task(request)
+    return json_response({"data": {"is_done": task.is_done}})

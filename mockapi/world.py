@@ -132,6 +132,11 @@ def task_frame(task: Task) -> dict[str, Any]:
     return {"status": task.state, "id": str(task.id), "kind": task.kind.value}
 
 
+_OS_TYPES = ("Windows", "Linux")
+_GENERATED_POOL_TYPES = ("AUTOMATED", "STATIC")
+_CONNECTION_TYPES = {"Windows": ("RDP", "NATIVE_RDP"), "Linux": ("GLINT",)}
+
+
 class World:
     """Users, pools, machines and tasks of one scenario run."""
 
@@ -173,9 +178,27 @@ class World:
             return None
 
     def user_pools(self, user: User) -> list[Pool]:
-        """The user's assigned pools in scenario order."""
-        assigned = set(user.pool_ids)
-        return [pool for pool in self.pools.values() if pool.id in assigned]
+        """The user's assigned pools in scenario order (not the order the user lists them)."""
+        # From the user's few ids rather than a scan of every pool: all-users asks per user.
+        pools = (self.pools[pool_id] for pool_id in set(user.pool_ids) if pool_id in self.pools)
+        return sorted(pools, key=lambda pool: pool.position)
+
+    def assigned_pool(self, user: User, pool_id: uuid.UUID) -> Pool | None:
+        """The pool if it exists and is assigned to ``user``; None answers both cases alike."""
+        if pool_id not in user.pool_ids:
+            return None
+        return self.pools.get(pool_id)
+
+    def visible_task(self, user: User, task_id: uuid.UUID) -> Task | None:
+        """The task if ``user`` owns it or has the ``admin`` role; None otherwise."""
+        task = self.tasks.get(task_id)
+        if task is None or (task.user_id != user.id and not user.is_admin):
+            return None
+        return task
+
+    def new_id(self) -> uuid.UUID:
+        """A version-4 id from the seeded generator (tasks, machines, pools)."""
+        return uuid.UUID(int=self.rng.getrandbits(128), version=4)
 
     # -- building --------------------------------------------------------------------------
     def _pool_ref(self, ref: str) -> Pool:
@@ -239,19 +262,64 @@ class World:
             self.tasks[task.id] = task
 
     def _add_pool(self, spec: PoolSpec) -> None:
-        pool = Pool(
-            id=spec.id,
-            name=spec.name,
-            status=spec.status,
-            is_favorite=spec.is_favorite,
-            pool_type=spec.pool_type,
-            os_type=spec.os_type,
-            connection_types=list(spec.connection_types),
-            max_new_machines=spec.max_new_machines,
-            position=len(self.pools),
+        self.add_pool(
+            Pool(
+                id=spec.id,
+                name=spec.name,
+                status=spec.status,
+                is_favorite=spec.is_favorite,
+                pool_type=spec.pool_type,
+                os_type=spec.os_type,
+                connection_types=list(spec.connection_types),
+                max_new_machines=spec.max_new_machines,
+            )
         )
+
+    def add_pool(self, pool: Pool) -> Pool:
+        """Register ``pool`` after the others (lists keep this order)."""
+        pool.position = len(self.pools)
         self.pools[pool.id] = pool
         self.pools_by_name[pool.name] = pool
+        return pool
+
+    def create_pools(self, count: int, machines_per_pool: int, users: list[User]) -> list[Pool]:
+        """``count`` new pools with ``machines_per_pool`` free machines each, for ``users``.
+
+        Everything is drawn from the seeded generator, so the same seed and the same requests
+        create the same pools. The caller has checked its input: nothing here can fail halfway.
+        """
+        pools = []
+        for _ in range(count):
+            os_type = self.rng.choice(_OS_TYPES)
+            pool_type = self.rng.choice(_GENERATED_POOL_TYPES)
+            pool = self.add_pool(
+                Pool(
+                    id=self.new_id(),
+                    name=self._new_pool_name(),
+                    status="ACTIVE",
+                    is_favorite=self.rng.random() < 0.5,
+                    pool_type=pool_type,
+                    os_type=os_type,
+                    connection_types=list(_CONNECTION_TYPES[os_type]),
+                    # An AUTOMATED pool creates machines on demand; a STATIC one has only its own.
+                    max_new_machines=-1 if pool_type == "AUTOMATED" else 0,
+                )
+            )
+            for _ in range(machines_per_pool):
+                pool.free.append(self.new_machine(pool, count_as_created=False))
+            pools.append(pool)
+        for user in dict.fromkeys(users):
+            user.pool_ids.extend(pool.id for pool in pools)
+        return pools
+
+    def _new_pool_name(self) -> str:
+        # The original's pool-<4 hex>; redrawn on a clash, since names are references too.
+        for _ in range(1000):
+            name = f"pool-{self.rng.getrandbits(16):04x}"
+            if name not in self.pools_by_name:
+                return name
+        # All but a few of the 65536 short names are taken: widen rather than loop forever.
+        return f"pool-{self.new_id().hex[:12]}"
 
     def _add_user(self, user_id: uuid.UUID, username: str, fields: UserFields) -> None:
         user = User(
@@ -274,7 +342,7 @@ class World:
         """A new machine of ``pool``, its address drawn from the seeded generator."""
         pool.machine_count += 1
         machine = Machine(
-            id=uuid.UUID(int=self.rng.getrandbits(128), version=4),
+            id=self.new_id(),
             verbose_name=f"{pool.name}-vm-{pool.machine_count:04d}",
             pool_id=pool.id,
             user_id=None,

@@ -13,6 +13,8 @@ Step 2 (get_machine_step_2.png) starts the remote-access server with a GLINT_STA
     starting    --start_completed--> ready
     starting    --start_cancelled | start_failed--> has_machine   (restartable)
 
+Every trigger carries the task that fires it (``task=``), and the machine-wide
+``after_state_change`` hook hands each change and that task to whoever built the machine.
 The machine keeps the task that moved it; what each resting state answers is
 :data:`STEP1_ANSWER` and :data:`STEP2_ANSWER`, so a handler maps state to response and never
 re-derives the flow.
@@ -21,12 +23,14 @@ re-derives the flow.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from transitions import EventData, Machine
 
+from statemachines.registry import with_registry
 from statemachines.task import Task
 
 
@@ -150,16 +154,32 @@ class Connection:
         def expand_requested(self, *, task: Task, expandable: bool) -> bool: ...
         def start_requested(self, *, task: Task) -> bool: ...
         def trigger(self, name: str, **kwargs: Any) -> bool: ...
-        def may_trigger(self, name: str) -> bool: ...
+        def may_trigger(self, name: str, **kwargs: Any) -> bool: ...
 
 
-def build_connection_machine() -> Machine:
-    """The one connection machine; connections are added as models."""
-    return Machine(
+ChangeHook = Callable[[Connection, ConnectionState, ConnectionState, Task | None], None]
+
+
+def build_connection_machine(on_change: ChangeHook | None = None) -> Machine:
+    """The one connection machine; ``on_change(conn, source, dest, task)`` runs after every change.
+
+    ``task`` is the task that moved the connection (the trigger's ``task`` argument).
+    """
+
+    def after_state_change(event: EventData) -> None:
+        conn, transition = event.model, event.transition
+        if on_change is not None and isinstance(conn, Connection) and transition is not None:
+            task = event.kwargs.get("task")
+            on_change(conn, ConnectionState(transition.source), conn.status, task)
+
+    machine = Machine(
         model=None,
         states=STATES,
         transitions=TRANSITIONS,
         initial=INITIAL,
         send_event=True,
         auto_transitions=False,
+        after_state_change=after_state_change,
     )
+    # One model per task (or per user and pool): adding and removing must not be linear.
+    return with_registry(machine)

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from transitions import EventData, Machine
 
+from statemachines.registry import with_registry
+
 
 class TaskStatus(StrEnum):
     PENDING = "PENDING"
@@ -111,14 +113,12 @@ def build_task_machine(on_change: ChangeHook | None = None) -> Machine:
     """The one task machine; ``on_change(task, source, dest)`` runs after every change."""
 
     def after_state_change(event: EventData) -> None:
-        if on_change is not None:
-            on_change(
-                event.model,
-                TaskStatus(event.transition.source),
-                TaskStatus(event.transition.dest),
-            )
+        task, transition = event.model, event.transition
+        # Only a Task model with a real transition gets here; the checks satisfy the stubs.
+        if on_change is not None and isinstance(task, Task) and transition is not None:
+            on_change(task, TaskStatus(transition.source), task.status)
 
-    return Machine(
+    machine = Machine(
         model=None,
         states=STATES,
         transitions=TRANSITIONS,
@@ -127,6 +127,8 @@ def build_task_machine(on_change: ChangeHook | None = None) -> Machine:
         auto_transitions=False,
         after_state_change=after_state_change,
     )
+    # One model per task (or per user and pool): adding and removing must not be linear.
+    return with_registry(machine)
 
 
 def force(task: Task, status: TaskStatus, at: datetime) -> bool:
