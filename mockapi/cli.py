@@ -1,7 +1,8 @@
 """Command line: ``python -m mockapi`` serves; ``scenario`` and ``diagrams`` are tools.
 
-Every serve flag also reads ``MOCKAPI_<NAME>`` from the environment (the flag wins). Bad
-input ends with a one-line error and exit code 2, never a traceback.
+Every serve option also reads ``MOCKAPI_<NAME>`` from the environment (the option wins). Bad
+input ends with a one-line error (or the list of a scenario's problems) and exit code 2, never
+a traceback.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -21,12 +23,14 @@ from aiohttp import web
 
 from mockapi.app import create_app
 from mockapi.keys import CLOCK, RUNTIME
-from mockapi.scenario import ScenarioError, default_scenario_path, load_scenario
+from mockapi.scenario import Scenario, ScenarioError, default_scenario_path, load_scenario
 from mockapi.settings import DEFAULT_HOST, DEFAULT_PORT, Settings
 
 log = logging.getLogger("mockapi")
 
 EXIT_USAGE = 2
+ENV_PREFIX = "MOCKAPI_"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 SERVE_EPILOG = """\
 other commands:
@@ -35,12 +39,29 @@ other commands:
   python -m mockapi diagrams [--out DIR]  write the state diagrams (Mermaid) of every machine
 
 Every option also reads MOCKAPI_<NAME> from the environment (e.g. MOCKAPI_PORT=9000);
-the option on the command line wins.
+the option on the command line wins. Bad input exits with code 2.
 """
 
 
-def _env(name: str, default: Any = None) -> Any:
-    return os.environ.get(f"MOCKAPI_{name.upper().replace('-', '_')}", default)
+def prog_name() -> str:
+    """How the program was started (``mockapi`` or ``python -m mockapi``), for usage lines."""
+    return "mockapi" if Path(sys.argv[0]).name == "mockapi" else "python -m mockapi"
+
+
+class UsageError(Exception):
+    """Input the server cannot start with; the message is the whole report."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse whose errors are one line (no usage dump) with exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def env_name(dest: str) -> str:
+    """The environment variable of an option: ``jwt_secret`` -> ``MOCKAPI_JWT_SECRET``."""
+    return ENV_PREFIX + dest.upper()
 
 
 def _positive_float(text: str) -> float:
@@ -48,7 +69,7 @@ def _positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0:
+    if not value > 0:  # also refuses nan
         raise argparse.ArgumentTypeError(f"must be greater than 0: {text!r}")
     return value
 
@@ -70,37 +91,35 @@ def _int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse that keeps its one-line error and exit code 2, and checks env values too."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
-
-
-def _typed_env(
-    parser: argparse.ArgumentParser, name: str, convert: Callable[[str], Any]
-) -> Any:
-    raw = _env(name)
-    if raw is None:
-        return None
-    try:
-        return convert(raw)
-    except argparse.ArgumentTypeError as exc:
-        parser.error(f"MOCKAPI_{name.upper().replace('-', '_')}: {exc}")
+def _log_level(text: str) -> str:
+    level = text.upper()
+    if level not in LOG_LEVELS:
+        raise argparse.ArgumentTypeError(
+            f"unknown level {text!r} (choose from {', '.join(LOG_LEVELS)})"
+        )
+    return level
 
 
-def serve_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="python -m mockapi",
+def serve_parser() -> Parser:
+    """The parser of ``python -m mockapi [options]``; every help line names its env variable."""
+    parser = Parser(
+        prog=prog_name(),
         description="A stateful mock of the Space dispatcher API v2: serves the API, its "
-        "WebSocket and the /service/ control routes on one port.",
+        "WebSocket and the /service/ control routes on one port, playing the world a "
+        "scenario file describes.",
         epilog=SERVE_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--host", help=f"address to bind (default {DEFAULT_HOST}; loopback keeps /service/ private)"
+        "--host",
+        help=f"address to bind (default {DEFAULT_HOST}; loopback keeps /service/ private)",
     )
-    parser.add_argument("--port", type=_port, help=f"port to listen on (default {DEFAULT_PORT})")
+    parser.add_argument(
+        "--port",
+        type=_port,
+        help=f"port to listen on (default {DEFAULT_PORT}; 0 picks a free one, "
+        "shown in the start-up line)",
+    )
     parser.add_argument(
         "--scenario",
         type=Path,
@@ -118,8 +137,8 @@ def serve_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--jwt-secret",
         metavar="SECRET",
-        help="HS256 key for access tokens, at least 32 bytes advised (default: random per process,"
-        " so tokens do not survive a restart)",
+        help="HS256 key for access tokens, 32 bytes or more (default: random per process, "
+        "so tokens do not survive a restart)",
     )
     parser.add_argument(
         "--time-scale",
@@ -141,54 +160,95 @@ def serve_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--log-level",
-        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-        type=str.upper,
-        help="log verbosity (default INFO: one line per task transition and socket event)",
+        type=_log_level,
+        metavar="LEVEL",
+        help=f"log verbosity, one of {', '.join(LOG_LEVELS)} (default INFO: one line per task "
+        "transition and socket event)",
     )
+    for action in _options(parser):
+        action.help = f"{action.help} [env {env_name(action.dest)}]"
     return parser
 
 
-def settings_from_args(argv: Sequence[str]) -> Settings:
-    """Parse serve options, falling back to ``MOCKAPI_*`` variables, then defaults."""
+def _options(parser: argparse.ArgumentParser) -> list[argparse.Action]:
+    return [a for a in parser._actions if a.option_strings and a.dest != "help"]
+
+
+def _from_env(parser: argparse.ArgumentParser, action: argparse.Action, raw: str) -> Any:
+    """Convert and check an env value exactly as the option's own value would be."""
+    name = env_name(action.dest)
+    convert: Callable[[str], Any] = action.type if callable(action.type) else str
+    try:
+        value = convert(raw)
+    except (argparse.ArgumentTypeError, ValueError, TypeError) as exc:
+        parser.error(f"{name}: {exc}")
+    if action.choices is not None and value not in action.choices:
+        choices = ", ".join(map(str, action.choices))
+        parser.error(f"{name}: {raw!r} is not one of {choices}")
+    return value
+
+
+def settings_from_args(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> Settings:
+    """Parse serve options; an option not given falls back to ``MOCKAPI_*``, then the default.
+
+    An empty variable counts as unset. Bad input exits with code 2 and one line on stderr.
+    """
+    environ = os.environ if environ is None else environ
     parser = serve_parser()
     args = parser.parse_args(argv)
-
-    def pick(name: str, convert: Callable[[str], Any] = str) -> Any:
-        value = getattr(args, name.replace("-", "_"))
-        return value if value is not None else _typed_env(parser, name, convert)
-
-    clock = pick("clock")
-    if clock is not None and clock not in ("real", "manual"):
-        parser.error(f"MOCKAPI_CLOCK: must be 'real' or 'manual', not {clock!r}")
-    log_level = (pick("log-level") or "INFO").upper()
-    if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-        parser.error(f"MOCKAPI_LOG_LEVEL: unknown level {log_level!r}")
-    scenario = pick("scenario", Path)
-    port = pick("port", _port)
+    for action in _options(parser):
+        raw = environ.get(env_name(action.dest), "")
+        if getattr(args, action.dest) is None and raw != "":
+            setattr(args, action.dest, _from_env(parser, action, raw))
     return Settings(
-        host=pick("host") or DEFAULT_HOST,
-        port=DEFAULT_PORT if port is None else port,
-        scenario=Path(scenario) if scenario is not None else None,
-        seed=pick("seed", _int),
-        jwt_secret=pick("jwt-secret"),
-        log_level=log_level,
-        time_scale=pick("time-scale", _positive_float),
-        clock=clock,
-        service_token=pick("service-token"),
+        host=args.host or DEFAULT_HOST,
+        port=DEFAULT_PORT if args.port is None else args.port,
+        scenario=args.scenario,
+        seed=args.seed,
+        jwt_secret=args.jwt_secret,
+        log_level=args.log_level or "INFO",
+        time_scale=args.time_scale,
+        clock=args.clock,
+        service_token=args.service_token,
     )
 
 
-def _fail(message: str) -> NoReturn:
-    print(f"mockapi: error: {message}", file=sys.stderr)
-    raise SystemExit(EXIT_USAGE)
+def missing_file(path: Path) -> str | None:
+    """Why ``path`` cannot be a scenario file, in one line, or ``None`` if it is a file."""
+    if not path.exists():
+        return f"scenario file not found: {path}"
+    if not path.is_file():
+        return f"scenario path is not a file: {path}"
+    return None
 
 
-async def _serve(settings: Settings) -> None:
-    scenario_path = settings.scenario or default_scenario_path()
+def read_scenario(path: Path) -> Scenario:
+    """Load a scenario file or raise :class:`UsageError` saying why not (every problem)."""
+    problem = missing_file(path)
+    if problem:
+        raise UsageError(problem)
     try:
-        scenario = load_scenario(scenario_path)
+        return load_scenario(path)
     except ScenarioError as exc:
-        _fail(f"{exc.source}: invalid scenario:\n  " + "\n  ".join(exc.problems))
+        count = len(exc.problems)
+        lines = [f"invalid scenario {path} ({count} problem{'s' if count != 1 else ''}):"]
+        lines += [f"  {problem}" for problem in exc.problems]
+        raise UsageError("\n".join(lines)) from None
+
+
+def _reason(exc: OSError) -> str:
+    # asyncio wraps bind errors as "error while attempting to bind on address ...: <reason>";
+    # the errno alone says it shorter. Resolver errors carry their own text and odd errnos.
+    if exc.errno and not isinstance(exc, socket.gaierror):
+        return os.strerror(exc.errno)
+    return exc.strerror or str(exc)
+
+
+def _url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+async def _serve(settings: Settings, scenario: Scenario, scenario_path: Path) -> None:
     app = create_app(settings, scenario)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
     await runner.setup()
@@ -197,16 +257,22 @@ async def _serve(settings: Settings) -> None:
         await site.start()
     except OSError as exc:
         await runner.cleanup()
-        _fail(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}")
+        raise UsageError(
+            f"cannot listen on {settings.host}:{settings.port}: {_reason(exc)}"
+        ) from None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows loops
+            loop.add_signal_handler(sig, stop.set)
     runtime, clock = app[RUNTIME], app[CLOCK]
-    url = f"http://{settings.host}:{settings.port}"
+    # With --port 0 the OS picked the port: say the real one.
+    port = runner.addresses[0][1] if runner.addresses else settings.port
+    url = _url(settings.host, port)
+    # ASCII only: the line must print whatever the terminal's encoding.
     print(
-        f"mockapi serving {url}/api/v2/ — scenario {scenario_path} — seed {runtime.world.seed}, "
-        f"clock {clock.mode} ×{clock.time_scale:g} — docs {url}/docs",
+        f"mockapi serving {url}/api/v2/ (scenario {scenario_path}, seed {runtime.world.seed}, "
+        f"clock {clock.mode} x{clock.time_scale:g}); docs at {url}/docs",
         flush=True,
     )
     try:
@@ -216,20 +282,34 @@ async def _serve(settings: Settings) -> None:
         await runner.cleanup()
 
 
+def _tool(name: str) -> Callable[[Sequence[str]], int] | None:
+    """The ``main`` of a tool sub-command, imported only when asked for."""
+    if name == "scenario":
+        from mockapi.scenario_cli import main as scenario_main
+
+        return scenario_main
+    if name == "diagrams":
+        from mockapi.diagrams_cli import main as diagrams_main
+
+        return diagrams_main
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of ``python -m mockapi`` and the ``mockapi`` script."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if args and args[0] == "scenario":
-        from mockapi.scenario_cli import main as scenario_main
-
-        raise SystemExit(scenario_main(args[1:]))
-    if args and args[0] == "diagrams":
-        from mockapi.diagrams_cli import main as diagrams_main
-
-        raise SystemExit(diagrams_main(args[1:]))
-    settings = settings_from_args(args)
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(settings))
+    tool = _tool(args[0]) if args else None
+    if tool is not None:
+        raise SystemExit(tool(args[1:]))
+    try:
+        settings = settings_from_args(args)
+        logging.basicConfig(
+            level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+        scenario_path = settings.scenario or default_scenario_path()
+        scenario = read_scenario(scenario_path)
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(_serve(settings, scenario, scenario_path))
+    except UsageError as exc:
+        print(f"{prog_name()}: error: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE) from None

@@ -7,6 +7,9 @@ invalid file.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import functools
 import json
 import tomllib
 import uuid
@@ -14,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import (
     BaseModel,
@@ -73,11 +76,15 @@ class VersionSection(_Strict):
     gateway: str = "2.0.0"
 
 
+def _weights(**weights: float) -> dict[TerminalStatus, float]:
+    return {cast(TerminalStatus, name): weight for name, weight in weights.items()}
+
+
 class Timing(_Strict):
     pending_s: Seconds = 3.0
     running_s: Seconds | tuple[Seconds, Seconds] = (5.0, 60.0)
     outcomes: dict[TerminalStatus, Annotated[float, Field(ge=0)]] = Field(
-        default_factory=lambda: {"COMPLETED": 1.0, "CANCELLED": 1.0}
+        default_factory=lambda: _weights(COMPLETED=1.0, CANCELLED=1.0)
     )
 
     @model_validator(mode="after")
@@ -96,6 +103,27 @@ def _default_timing() -> dict[TaskKind, Timing]:
     }
 
 
+#: RFC 4226 R6: an HOTP/TOTP shared secret has at least 128 bits (26 base32 characters).
+MIN_OTP_SECRET_BITS = 128
+
+
+def otp_secret_problem(secret: str) -> str | None:
+    """Why ``secret`` cannot be a TOTP secret, or None: caught on load, never at a login."""
+    if not secret or any(ch.isspace() or ch == "-" for ch in secret):
+        return "must be base32 (A-Z, 2-7) without spaces or dashes"
+    padded = secret + "=" * (-len(secret) % 8)
+    try:
+        decoded = base64.b32decode(padded, casefold=True)
+    except (binascii.Error, ValueError):
+        return "is not valid base32 (A-Z, 2-7, optional = padding)"
+    if len(decoded) * 8 < MIN_OTP_SECRET_BITS:
+        return (
+            f"is {len(decoded) * 8} bits; a TOTP secret needs at least {MIN_OTP_SECRET_BITS}"
+            " (26 base32 characters; pyotp.random_base32() makes 32)"
+        )
+    return None
+
+
 class UserFields(_Strict):
     password: str = "password"
     full_name: str = ""
@@ -105,7 +133,37 @@ class UserFields(_Strict):
     otp: bool = False
     adfs: bool = False
     hardware_token: bool = False
+    #: Base32 TOTP secret: the OTP check also accepts its RFC 6238 code (needs ``otp``).
+    otp_secret: str | None = None
+    #: The code the hardware token shows (needs ``hardware_token``); None accepts any 6 digits.
+    hardware_token_code: str | None = None
     pools: list[str] = Field(default_factory=list)
+
+    @field_validator("otp_secret")
+    @classmethod
+    def _base32(cls, value: str | None) -> str | None:
+        if value is not None and (problem := otp_secret_problem(value)) is not None:
+            raise ValueError(f"otp_secret {problem}")
+        return value
+
+    @field_validator("hardware_token_code")
+    @classmethod
+    def _token_code(cls, value: str | None) -> str | None:
+        # The code is compared exactly, so a stray space would make it unmatchable.
+        if value is not None and (not value or any(ch.isspace() for ch in value)):
+            raise ValueError("hardware_token_code must be non-empty, without spaces")
+        return value
+
+    @model_validator(mode="after")
+    def _mfa_values_need_their_flag(self) -> UserFields:
+        # A secret on a user whose login never asks for it is a scenario mistake, not a no-op.
+        if self.otp_secret is not None and not self.otp:
+            raise ValueError("otp_secret is set but otp is false: the code would never be asked")
+        if self.hardware_token_code is not None and not self.hardware_token:
+            raise ValueError(
+                "hardware_token_code is set but hardware_token is false: it would never be asked"
+            )
+        return self
 
 
 class UserSpec(UserFields):
@@ -272,7 +330,7 @@ def _duplicates(section: str, values: list[str], key: str) -> list[str]:
 
 
 def parse_scenario(data: Any, source: str = "scenario") -> Scenario:
-    """Validate already-decoded scenario data; raise :class:`ScenarioError` listing every problem."""
+    """Validate decoded scenario data; raise :class:`ScenarioError` listing every problem."""
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
@@ -302,6 +360,50 @@ def load_scenario(path: Path) -> Scenario:
     return parse_text(text, fmt, str(path))
 
 
+class _ByIdentity:
+    """A scenario as a cache key: the same object, not an equal one (models are unhashable)."""
+
+    __slots__ = ("scenario",)
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+
+    def __hash__(self) -> int:
+        return id(self.scenario)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _ByIdentity) and other.scenario is self.scenario
+
+
+@functools.lru_cache(maxsize=8)
+def _users_by_id(key: _ByIdentity) -> dict[uuid.UUID, UserSpec]:
+    # Built once per scenario: a login asks per request, and a scenario may list many users.
+    return {spec.id: spec for spec in key.scenario.users}
+
+
+def user_fields(scenario: Scenario, username: str, user_id: uuid.UUID) -> UserFields | None:
+    """The entry a world user was built from: its ``[[users]]`` entry or its ``[[user_groups]]``.
+
+    Matched on id and name together, so when a generated name shadows a listed one the
+    group wins, as it does in the world (groups are built after users). Generated names are
+    ``prefix`` + the index as at least five digits, counted from 1.
+    """
+    spec = _users_by_id(_ByIdentity(scenario)).get(user_id)
+    if spec is not None and spec.username == username:
+        return spec
+    for group in reversed(scenario.user_groups):
+        digits = username[len(group.prefix) :]
+        if (
+            username.startswith(group.prefix)
+            and digits.isascii()
+            and digits.isdigit()
+            and 1 <= int(digits) <= group.count
+            and digits == f"{int(digits):05d}"
+        ):
+            return group
+    return None
+
+
 def default_scenario_path() -> Path:
     """The shipped ``default.toml`` (the original mock's world)."""
     return Path(str(resources.files("scenarios").joinpath("default.toml")))
@@ -310,6 +412,4 @@ def default_scenario_path() -> Path:
 def shipped_scenarios() -> list[Path]:
     """Every scenario file shipped in the ``scenarios`` package."""
     folder = resources.files("scenarios")
-    return sorted(
-        Path(str(entry)) for entry in folder.iterdir() if entry.name.endswith(".toml")
-    )
+    return sorted(Path(str(entry)) for entry in folder.iterdir() if entry.name.endswith(".toml"))
