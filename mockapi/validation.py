@@ -92,14 +92,11 @@ async def read_json(request: web.Request) -> Any:
     try:
         return json.loads(raw)
     except json.JSONDecodeError as exc:
+        msg, pos = stable_decode_error(exc)
         raise ValidationFailed(
             [
                 validation_item(
-                    "json_invalid",
-                    ["body", exc.pos],
-                    "JSON decode error",
-                    {},
-                    {"error": exc.msg},
+                    "json_invalid", ["body", pos], "JSON decode error", {}, {"error": msg}
                 )
             ]
         ) from None
@@ -115,6 +112,28 @@ async def read_json(request: web.Request) -> Any:
                 )
             ]
         ) from None
+
+
+_TRAILING_COMMA = {
+    # Python 3.13 reports a trailing comma itself; earlier versions, like the original's
+    # server, report what they expected after it. Clients see the same answer on every Python.
+    "Illegal trailing comma before end of object": (
+        "Expecting property name enclosed in double quotes"
+    ),
+    "Illegal trailing comma before end of array": "Expecting value",
+}
+_JSON_WHITESPACE = " \t\n\r"
+
+
+def stable_decode_error(exc: json.JSONDecodeError) -> tuple[str, int]:
+    """The decode error's message and offset as Python 3.11 and 3.12 word them."""
+    msg = _TRAILING_COMMA.get(exc.msg)
+    if msg is None:
+        return exc.msg, exc.pos
+    pos = exc.pos + 1
+    while pos < len(exc.doc) and exc.doc[pos] in _JSON_WHITESPACE:
+        pos += 1
+    return msg, pos
 
 
 def _query_dict(request: web.Request) -> dict[str, str]:
