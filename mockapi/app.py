@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import aiohttp_jinja2
+import jinja2
 from aiohttp import web
 
 from mockapi.clock import Clock
@@ -60,6 +62,8 @@ def create_app(
     app[HUB] = hub
     app[RUNTIME] = runtime
     app[LOGIN_MACHINE] = build_login_machine()
+    # Pages (the ADFS sign-in) render from the package's templates; autoescape stays on.
+    aiohttp_jinja2.setup(app, loader=jinja2.PackageLoader("mockapi", "templates"))
     app.cleanup_ctx.append(_lifecycle)
     app.on_shutdown.append(_close_sockets)
     setup_routes(app)

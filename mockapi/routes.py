@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from mockapi import control, meta, pools, service, tasks, users, ws
+from mockapi import control, meta, mfa, pools, service, tasks, users, ws
 
 API = "/api/v2"
 
@@ -18,6 +18,10 @@ def setup_routes(app: web.Application) -> None:
     r.add_post(f"{API}/users/login/", users.login, name="login")
     r.add_post(f"{API}/users/logout/", users.logout, name="logout")
     r.add_get(f"{API}/users/settings/", users.user_settings, name="user-settings", allow_head=False)
+    # The next_step targets of the MFA answers (CONTRACT §3, §10).
+    r.add_get(f"{API}/users/adfs/", mfa.adfs_page, name="adfs", allow_head=False)
+    r.add_post(f"{API}/users/adfs/", mfa.adfs_submit, name="adfs-submit")
+    r.add_post(f"{API}/users/hardware_token/", mfa.hardware_token, name="hardware-token")
 
     r.add_get(f"{API}/pools/", pools.list_pools, name="pools", allow_head=False)
     r.add_get(f"{API}/pools/ws/{{client_id}}/", ws.websocket, name="pools-ws", allow_head=False)

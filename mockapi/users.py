@@ -6,8 +6,10 @@ order of the checks lives in :mod:`statemachines.login`, not here.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+import pyotp
 from aiohttp import web
 from pydantic import BaseModel
 
@@ -23,9 +25,17 @@ from mockapi.errors import (
 )
 from mockapi.keys import CLOCK, LOGIN_MACHINE, RUNTIME, TOKENS
 from mockapi.responses import json_response
+from mockapi.scenario import UserFields, user_fields
 from mockapi.validation import parse_body
 from mockapi.world import User
-from statemachines.login import Account, LoginAttempt, LoginState, expected_otp, run_login
+from statemachines.login import (
+    Account,
+    LoginAttempt,
+    LoginState,
+    LoginStep,
+    expected_otp,
+    run_login,
+)
 
 
 class LoginBody(BaseModel):
@@ -37,7 +47,8 @@ class LoginBody(BaseModel):
     otp_code: str | None = None
 
 
-#: The answer of every outcome but success, one to one.
+#: The answer of every outcome but success, one to one. The last two are reached only from
+#: the hardware-token step (the ADFS page answers with itself), listed so the map is total.
 REFUSALS: dict[LoginState, ErrorSpec] = {
     LoginState.UNKNOWN_USER: INVALID_CREDENTIALS,
     LoginState.OTP_REQUIRED: OTP_REQUIRED,
@@ -45,44 +56,85 @@ REFUSALS: dict[LoginState, ErrorSpec] = {
     LoginState.ADFS_REQUIRED: ADFS_REQUIRED,
     LoginState.HARDWARE_TOKEN_REQUIRED: HARDWARE_TOKEN_REQUIRED,
     LoginState.CREDENTIALS_REJECTED: INVALID_CREDENTIALS,
+    LoginState.WRONG_SIGN_IN_METHOD: INVALID_CREDENTIALS,
+    LoginState.TOKEN_CODE_REJECTED: OTP_INVALID,
 }
 
 
-def _account(user: User | None) -> Account | None:
-    if user is None:
-        return None
+def _account(user: User, fields: UserFields | None) -> Account:
     return Account(
         password=user.password,
         disabled=user.disabled,
         otp=user.otp,
         adfs=user.adfs,
         hardware_token=user.hardware_token,
+        hardware_token_code=fields.hardware_token_code if fields else None,
     )
+
+
+def totp_code(secret: str, now: datetime) -> str:
+    """The RFC 6238 code of ``secret`` at ``now`` (SHA-1, 6 digits, 30-s steps, as apps use)."""
+    return pyotp.TOTP(secret).at(now)
+
+
+def run_attempt(
+    app: web.Application,
+    username: str,
+    password: str | None,
+    *,
+    step: LoginStep = LoginStep.LOGIN,
+    ldap: bool = False,
+    otp_code: str | None = None,
+    token_code: str | None = None,
+) -> tuple[LoginState, User | None]:
+    """Run the login machine on one request of any login step; the outcome and the user.
+
+    Every route that logs a user in comes through here, so the codes accepted now are
+    computed in one place, from the scenario clock.
+    """
+    runtime = app[RUNTIME]
+    # By username only and case-sensitively: the world's lookup also takes ids, login must not.
+    user = runtime.world.users_by_name.get(username)
+    now = app[CLOCK].now()
+    account = None
+    expected_totp = None
+    if user is not None:
+        # The MFA secrets live in the scenario entry the user was built from.
+        fields = user_fields(runtime.scenario, user.username, user.id)
+        account = _account(user, fields)
+        if user.otp and fields is not None and fields.otp_secret is not None:
+            expected_totp = totp_code(fields.otp_secret, now)
+    attempt = LoginAttempt(
+        username=username,
+        password=password,
+        ldap=ldap,
+        otp_code=otp_code,
+        account=account,
+        expected_otp=expected_otp(now),
+        check_passwords=runtime.scenario.settings.check_passwords,
+        step=step,
+        expected_totp=expected_totp,
+        token_code=token_code,
+    )
+    return run_login(app[LOGIN_MACHINE], attempt), user
+
+
+def token_body(app: web.Application, user: User) -> dict[str, Any]:
+    """The login's 200 body with a new token for ``user``, the same on every login step."""
+    token = app[TOKENS].issue(user.id, user.username, user.roles)
+    return {"data": {"access_token": token, "refresh_token": "", "token_type": "JWT"}}
 
 
 async def login(request: web.Request) -> web.Response:
     """Run the login checks; 200 with a token, or the refusal of the check that stopped it."""
     body = await parse_body(request, LoginBody)
-    runtime = request.app[RUNTIME]
-    # By username only and case-sensitively: the world's lookup also takes ids, login must not.
-    user = runtime.world.users_by_name.get(body.username)
-    attempt = LoginAttempt(
-        username=body.username,
-        password=body.password,
-        ldap=body.ldap,
-        otp_code=body.otp_code,
-        account=_account(user),
-        expected_otp=expected_otp(request.app[CLOCK].now()),
-        check_passwords=runtime.scenario.settings.check_passwords,
+    outcome, user = run_attempt(
+        request.app, body.username, body.password, ldap=body.ldap, otp_code=body.otp_code
     )
-    outcome = run_login(request.app[LOGIN_MACHINE], attempt)
     if outcome is not LoginState.AUTHENTICATED:
         raise ApiError(REFUSALS[outcome])
     assert user is not None  # the machine authenticates known users only
-    token = request.app[TOKENS].issue(user.id, user.username, user.roles)
-    return json_response(
-        {"data": {"access_token": token, "refresh_token": "", "token_type": "JWT"}}
-    )
+    return json_response(token_body(request.app, user))
 
 
 async def logout(request: web.Request) -> web.Response:

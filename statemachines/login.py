@@ -1,25 +1,47 @@
-"""Login: the checks of CONTRACT §4, in order, as one machine.
+"""Login: the checks of CONTRACT §4, in order, as one machine, and the MFA steps that finish it.
 
-Every check is a state; the one event ``checked`` leaves it, either to the outcome the check
-stops at (a guarded transition listed first) or on to the next check::
+Every check is a state; the one event ``checked`` leaves it, either to where the check sends
+the attempt (a guarded transition listed first) or on to the next check::
 
     looking_up_user          --checked[user_unknown]-----------> unknown_user            401/999
+                             --checked[via_adfs]---------------> signing_in_with_adfs
+                             --checked[via_hardware_token]-----> signing_in_with_hardware_token
     checking_otp_given       --checked[otp_missing]------------> otp_required            428/100
+    verifying_totp           --checked[totp_accepted]----------> checking_adfs
     verifying_otp            --checked[otp_mismatch]-----------> otp_rejected            401/103
     checking_adfs            --checked[adfs_enabled]-----------> adfs_required           428/101
     checking_hardware_token  --checked[hardware_token_enabled]-> hardware_token_required 428/102
+                             --checked-------------------------> checking_credentials
+
+    signing_in_with_adfs            --checked[adfs_not_enabled]-----------> wrong_sign_in_method
+                                    --checked-----------------------------> checking_credentials
+    signing_in_with_hardware_token  --checked[hardware_token_not_enabled]-> wrong_sign_in_method
+    verifying_token_code            --checked[token_code_mismatch]--------> token_code_rejected
+                                    --checked-----------------------------> checking_credentials
+
     checking_credentials     --checked[credentials_rejected]---> credentials_rejected    401/999
                              --checked-------------------------> authenticated           200
 
+The first block is ``POST /users/login/``. The ADFS sign-in page and the hardware-token route
+(the ``next_step`` targets of the 428 answers) run the same machine with another
+:class:`LoginStep`: they skip the MFA questions the login asks and check the answer to their
+own, then meet the login at the credentials check, so disabled users and checked passwords
+behave alike on every path.
+
+TOTP (RFC 6238, for users whose scenario has an ``otp_secret``) is tried before the date
+code: a code that is today's TOTP skips the date check; anything else still gets the date
+check, so the original's date code keeps working for every OTP user.
+
 transitions tries a trigger's transitions in the order they were added, so the order of
-:data:`TRANSITIONS` *is* the order of the checks. A new check (an ADFS or hardware-token
-step, TOTP) is two more rows and an outcome state; the handler maps outcome states to answers
-and never re-derives the flow. The machine reads no clock: the attempt carries the OTP the
+:data:`TRANSITIONS` *is* the order of the checks. The handlers map outcome states to answers
+and never re-derive the flow. The machine reads no clock: the attempt carries the codes the
 server accepts now.
 """
 
 from __future__ import annotations
 
+import hmac
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -30,14 +52,21 @@ from transitions import EventData, Machine
 #: The OTP is the server's date in this format (``250911``), as the original emulates TOTP.
 OTP_FORMAT = "%y%m%d"
 
+#: A hardware-token user without a scenario code accepts any six ASCII digits.
+ANY_TOKEN_CODE = re.compile(r"[0-9]{6}")
+
 
 class LoginState(StrEnum):
     # The checks, in the order they run.
     LOOKING_UP_USER = "looking_up_user"
     CHECKING_OTP_GIVEN = "checking_otp_given"
+    VERIFYING_TOTP = "verifying_totp"
     VERIFYING_OTP = "verifying_otp"
     CHECKING_ADFS = "checking_adfs"
     CHECKING_HARDWARE_TOKEN = "checking_hardware_token"
+    SIGNING_IN_WITH_ADFS = "signing_in_with_adfs"
+    SIGNING_IN_WITH_HARDWARE_TOKEN = "signing_in_with_hardware_token"
+    VERIFYING_TOKEN_CODE = "verifying_token_code"
     CHECKING_CREDENTIALS = "checking_credentials"
     # The outcomes, one per answer.
     UNKNOWN_USER = "unknown_user"
@@ -45,8 +74,18 @@ class LoginState(StrEnum):
     OTP_REJECTED = "otp_rejected"
     ADFS_REQUIRED = "adfs_required"
     HARDWARE_TOKEN_REQUIRED = "hardware_token_required"
+    WRONG_SIGN_IN_METHOD = "wrong_sign_in_method"
+    TOKEN_CODE_REJECTED = "token_code_rejected"
     CREDENTIALS_REJECTED = "credentials_rejected"
     AUTHENTICATED = "authenticated"
+
+
+class LoginStep(StrEnum):
+    """Which route the attempt came through: the login itself or one of its next steps."""
+
+    LOGIN = "login"
+    ADFS = "adfs"
+    HARDWARE_TOKEN = "hardware_token"
 
 
 L = LoginState
@@ -54,9 +93,13 @@ L = LoginState
 CHECK_STATES = (
     L.LOOKING_UP_USER,
     L.CHECKING_OTP_GIVEN,
+    L.VERIFYING_TOTP,
     L.VERIFYING_OTP,
     L.CHECKING_ADFS,
     L.CHECKING_HARDWARE_TOKEN,
+    L.SIGNING_IN_WITH_ADFS,
+    L.SIGNING_IN_WITH_HARDWARE_TOKEN,
+    L.VERIFYING_TOKEN_CODE,
     L.CHECKING_CREDENTIALS,
 )
 OUTCOME_STATES = frozenset(L) - frozenset(CHECK_STATES)
@@ -69,19 +112,39 @@ CHECKED = "checked"
 TRIGGERS = [CHECKED]
 
 
+def _branch(
+    state: LoginState, branches: list[tuple[str, LoginState]], otherwise: LoginState
+) -> list[dict[str, Any]]:
+    """One check: to the first branch whose guard holds, else on to ``otherwise``."""
+    return [
+        *(
+            {"trigger": CHECKED, "source": state.value, "dest": dest.value, "conditions": guard}
+            for guard, dest in branches
+        ),
+        {"trigger": CHECKED, "source": state.value, "dest": otherwise.value},
+    ]
+
+
 def _check(
     state: LoginState, stops_if: str, outcome: LoginState, then: LoginState
 ) -> list[dict[str, Any]]:
     """One check: to ``outcome`` when ``stops_if`` holds, else on to ``then``."""
-    return [
-        {"trigger": CHECKED, "source": state.value, "dest": outcome.value, "conditions": stops_if},
-        {"trigger": CHECKED, "source": state.value, "dest": then.value},
-    ]
+    return _branch(state, [(stops_if, outcome)], then)
 
 
 TRANSITIONS: list[dict[str, Any]] = [
-    *_check(L.LOOKING_UP_USER, "user_unknown", L.UNKNOWN_USER, L.CHECKING_OTP_GIVEN),
-    *_check(L.CHECKING_OTP_GIVEN, "otp_missing", L.OTP_REQUIRED, L.VERIFYING_OTP),
+    *_branch(
+        L.LOOKING_UP_USER,
+        [
+            ("user_unknown", L.UNKNOWN_USER),
+            ("via_adfs", L.SIGNING_IN_WITH_ADFS),
+            ("via_hardware_token", L.SIGNING_IN_WITH_HARDWARE_TOKEN),
+        ],
+        L.CHECKING_OTP_GIVEN,
+    ),
+    # POST /users/login/: the MFA questions, in CONTRACT §4's order.
+    *_check(L.CHECKING_OTP_GIVEN, "otp_missing", L.OTP_REQUIRED, L.VERIFYING_TOTP),
+    *_branch(L.VERIFYING_TOTP, [("totp_accepted", L.CHECKING_ADFS)], L.VERIFYING_OTP),
     *_check(L.VERIFYING_OTP, "otp_mismatch", L.OTP_REJECTED, L.CHECKING_ADFS),
     *_check(L.CHECKING_ADFS, "adfs_enabled", L.ADFS_REQUIRED, L.CHECKING_HARDWARE_TOKEN),
     *_check(
@@ -90,6 +153,23 @@ TRANSITIONS: list[dict[str, Any]] = [
         L.HARDWARE_TOKEN_REQUIRED,
         L.CHECKING_CREDENTIALS,
     ),
+    # The next steps: the ADFS sign-in page and the hardware-token route.
+    *_check(
+        L.SIGNING_IN_WITH_ADFS, "adfs_not_enabled", L.WRONG_SIGN_IN_METHOD, L.CHECKING_CREDENTIALS
+    ),
+    *_check(
+        L.SIGNING_IN_WITH_HARDWARE_TOKEN,
+        "hardware_token_not_enabled",
+        L.WRONG_SIGN_IN_METHOD,
+        L.VERIFYING_TOKEN_CODE,
+    ),
+    *_check(
+        L.VERIFYING_TOKEN_CODE,
+        "token_code_mismatch",
+        L.TOKEN_CODE_REJECTED,
+        L.CHECKING_CREDENTIALS,
+    ),
+    # Every path ends here.
     *_check(
         L.CHECKING_CREDENTIALS, "credentials_rejected", L.CREDENTIALS_REJECTED, L.AUTHENTICATED
     ),
@@ -101,6 +181,12 @@ def expected_otp(now: datetime) -> str:
     return now.astimezone(UTC).strftime(OTP_FORMAT)
 
 
+def _same(given: str | None, expected: str) -> bool:
+    # Constant time, and on bytes: compare_digest refuses non-ASCII str, and a client may send
+    # any text as a code.
+    return given is not None and hmac.compare_digest(given.encode(), expected.encode())
+
+
 @dataclass(frozen=True, slots=True)
 class Account:
     """What the checks need to know about the user an attempt names."""
@@ -110,6 +196,8 @@ class Account:
     otp: bool = False
     adfs: bool = False
     hardware_token: bool = False
+    #: The code the user's hardware token shows; None accepts any six digits.
+    hardware_token_code: str | None = None
 
 
 @dataclass(eq=False)
@@ -126,6 +214,12 @@ class LoginAttempt:
     expected_otp: str
     #: Whether the password must equal the account's (a scenario setting); else any passes.
     check_passwords: bool = False
+    #: The route the attempt came through.
+    step: LoginStep = LoginStep.LOGIN
+    #: The user's RFC 6238 code at the time of the attempt; None when the user has no secret.
+    expected_totp: str | None = None
+    #: The code typed from a hardware token (the hardware-token step only).
+    token_code: str | None = None
     state: str = INITIAL
 
     @property
@@ -134,13 +228,25 @@ class LoginAttempt:
         state = LoginState(self.state)
         return state if state in OUTCOME_STATES else None
 
-    # -- guards: each is "this check stops the attempt here" ---------------------------------
+    # -- guards: each says where this check sends the attempt ---------------------------------
     def user_unknown(self, event: EventData) -> bool:
         return self.account is None
+
+    def via_adfs(self, event: EventData) -> bool:
+        return self.step is LoginStep.ADFS
+
+    def via_hardware_token(self, event: EventData) -> bool:
+        return self.step is LoginStep.HARDWARE_TOKEN
 
     def otp_missing(self, event: EventData) -> bool:
         # Missing, null and "" all count as not given.
         return self._account.otp and not self.otp_code
+
+    def totp_accepted(self, event: EventData) -> bool:
+        # Exact, like the date code: " 123456" fails. A miss falls through to the date check.
+        if not self._account.otp or self.expected_totp is None:
+            return False
+        return _same(self.otp_code, self.expected_totp)
 
     def otp_mismatch(self, event: EventData) -> bool:
         # Exact comparison: " 250911" fails. Users without OTP never see their code checked.
@@ -151,6 +257,18 @@ class LoginAttempt:
 
     def hardware_token_enabled(self, event: EventData) -> bool:
         return self._account.hardware_token
+
+    def adfs_not_enabled(self, event: EventData) -> bool:
+        return not self._account.adfs
+
+    def hardware_token_not_enabled(self, event: EventData) -> bool:
+        return not self._account.hardware_token
+
+    def token_code_mismatch(self, event: EventData) -> bool:
+        expected = self._account.hardware_token_code
+        if expected is None:
+            return ANY_TOKEN_CODE.fullmatch(self.token_code or "") is None
+        return not _same(self.token_code, expected)
 
     def credentials_rejected(self, event: EventData) -> bool:
         # ``ldap`` is ignored, as in the original.
@@ -192,7 +310,7 @@ def run_login(machine: Machine, attempt: LoginAttempt) -> LoginState:
     """
     machine.add_model(attempt)
     try:
-        # Every check moves the attempt forward, so the checks end in at most this many steps.
+        # No path visits a check twice, so the checks end in at most this many steps.
         for _ in CHECK_STATES:
             if attempt.outcome is not None:
                 break

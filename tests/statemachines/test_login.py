@@ -1,4 +1,5 @@
-"""The login machine alone: CONTRACT §4's checks, their order and their outcomes."""
+"""The login machine alone: CONTRACT §4's checks, their order and their outcomes, and the MFA
+next steps (ADFS page, hardware token) and TOTP that run through the same machine."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from statemachines.login import (
     Account,
     LoginAttempt,
     LoginState,
+    LoginStep,
     build_login_machine,
     expected_otp,
     run_login,
@@ -28,6 +30,7 @@ from statemachines.login import (
 
 L = LoginState
 TODAY = "261125"
+TOTP_NOW = "287082"  # whatever the handler computed from the secret and the clock
 
 PLAIN = Account(password="secret")
 OTP = Account(password="secret", otp=True)
@@ -35,6 +38,7 @@ ADFS = Account(password="secret", adfs=True)
 HARDWARE = Account(password="secret", hardware_token=True)
 DISABLED = Account(password="secret", disabled=True)
 EVERYTHING = Account(password="secret", disabled=True, otp=True, adfs=True, hardware_token=True)
+FIXED_TOKEN = Account(password="secret", hardware_token=True, hardware_token_code="428571")
 
 
 def attempt(
@@ -44,6 +48,9 @@ def attempt(
     otp_code: str | None = None,
     check_passwords: bool = False,
     ldap: bool = False,
+    step: LoginStep = LoginStep.LOGIN,
+    expected_totp: str | None = None,
+    token_code: str | None = None,
 ) -> LoginAttempt:
     return LoginAttempt(
         username="someone",
@@ -53,7 +60,14 @@ def attempt(
         account=account,
         expected_otp=TODAY,
         check_passwords=check_passwords,
+        step=step,
+        expected_totp=expected_totp,
+        token_code=token_code,
     )
+
+
+adfs_step = partial(attempt, step=LoginStep.ADFS)
+token_step = partial(attempt, step=LoginStep.HARDWARE_TOKEN)
 
 
 @pytest.fixture
@@ -79,15 +93,21 @@ def test_states_are_the_checks_in_contract_order_then_the_outcomes() -> None:
     assert STATES == [
         "looking_up_user",
         "checking_otp_given",
+        "verifying_totp",
         "verifying_otp",
         "checking_adfs",
         "checking_hardware_token",
+        "signing_in_with_adfs",
+        "signing_in_with_hardware_token",
+        "verifying_token_code",
         "checking_credentials",
         "unknown_user",
         "otp_required",
         "otp_rejected",
         "adfs_required",
         "hardware_token_required",
+        "wrong_sign_in_method",
+        "token_code_rejected",
         "credentials_rejected",
         "authenticated",
     ]
@@ -101,15 +121,25 @@ def test_each_check_stops_at_its_outcome_when_its_guard_holds_else_goes_on() -> 
     rows = [(t["source"], t.get("conditions"), t["dest"]) for t in TRANSITIONS]
     assert rows == [
         ("looking_up_user", "user_unknown", "unknown_user"),
+        ("looking_up_user", "via_adfs", "signing_in_with_adfs"),
+        ("looking_up_user", "via_hardware_token", "signing_in_with_hardware_token"),
         ("looking_up_user", None, "checking_otp_given"),
         ("checking_otp_given", "otp_missing", "otp_required"),
-        ("checking_otp_given", None, "verifying_otp"),
+        ("checking_otp_given", None, "verifying_totp"),
+        ("verifying_totp", "totp_accepted", "checking_adfs"),
+        ("verifying_totp", None, "verifying_otp"),
         ("verifying_otp", "otp_mismatch", "otp_rejected"),
         ("verifying_otp", None, "checking_adfs"),
         ("checking_adfs", "adfs_enabled", "adfs_required"),
         ("checking_adfs", None, "checking_hardware_token"),
         ("checking_hardware_token", "hardware_token_enabled", "hardware_token_required"),
         ("checking_hardware_token", None, "checking_credentials"),
+        ("signing_in_with_adfs", "adfs_not_enabled", "wrong_sign_in_method"),
+        ("signing_in_with_adfs", None, "checking_credentials"),
+        ("signing_in_with_hardware_token", "hardware_token_not_enabled", "wrong_sign_in_method"),
+        ("signing_in_with_hardware_token", None, "verifying_token_code"),
+        ("verifying_token_code", "token_code_mismatch", "token_code_rejected"),
+        ("verifying_token_code", None, "checking_credentials"),
         ("checking_credentials", "credentials_rejected", "credentials_rejected"),
         ("checking_credentials", None, "authenticated"),
     ]
@@ -164,6 +194,123 @@ OUTCOMES: list[Case] = [
         L.AUTHENTICATED,
     ),
     ("ldap ignored", partial(attempt, PLAIN, ldap=True), L.AUTHENTICATED),
+    # TOTP (a user with an otp_secret): its code now, or the date code, passes.
+    (
+        "totp user with the current totp",
+        partial(attempt, OTP, otp_code=TOTP_NOW, expected_totp=TOTP_NOW),
+        L.AUTHENTICATED,
+    ),
+    (
+        "totp user with the date code",
+        partial(attempt, OTP, otp_code=TODAY, expected_totp=TOTP_NOW),
+        L.AUTHENTICATED,
+    ),
+    (
+        "totp user with a stale code",
+        partial(attempt, OTP, otp_code="123456", expected_totp=TOTP_NOW),
+        L.OTP_REJECTED,
+    ),
+    (
+        "totp compared exactly",
+        partial(attempt, OTP, otp_code=f"{TOTP_NOW} ", expected_totp=TOTP_NOW),
+        L.OTP_REJECTED,
+    ),
+    (
+        "totp with non-ascii digits",
+        partial(attempt, OTP, otp_code="٢٨٧٠٨٢", expected_totp=TOTP_NOW),
+        L.OTP_REJECTED,
+    ),
+    (
+        "totp user without a code",
+        partial(attempt, OTP, expected_totp=TOTP_NOW),
+        L.OTP_REQUIRED,
+    ),
+    (
+        "a totp code means nothing to a user without otp",
+        partial(attempt, PLAIN, otp_code="x", expected_totp=TOTP_NOW),
+        L.AUTHENTICATED,
+    ),
+    # The ADFS page.
+    ("adfs page: adfs user", partial(adfs_step, ADFS), L.AUTHENTICATED),
+    ("adfs page: unknown user", partial(adfs_step, None), L.UNKNOWN_USER),
+    ("adfs page: not an adfs user", partial(adfs_step, PLAIN), L.WRONG_SIGN_IN_METHOD),
+    (
+        "adfs page: disabled adfs user",
+        partial(adfs_step, Account(password="secret", adfs=True, disabled=True)),
+        L.CREDENTIALS_REJECTED,
+    ),
+    ("adfs page: empty password", partial(adfs_step, ADFS, password=""), L.CREDENTIALS_REJECTED),
+    (
+        "adfs page: wrong password when passwords are checked",
+        partial(adfs_step, ADFS, check_passwords=True),
+        L.CREDENTIALS_REJECTED,
+    ),
+    (
+        "adfs page: right password when passwords are checked",
+        partial(adfs_step, ADFS, password="secret", check_passwords=True),
+        L.AUTHENTICATED,
+    ),
+    # The hardware-token route.
+    (
+        "hardware token: any 6 digits without a scenario code",
+        partial(token_step, HARDWARE, token_code="000000"),
+        L.AUTHENTICATED,
+    ),
+    (
+        "hardware token: 5 digits",
+        partial(token_step, HARDWARE, token_code="12345"),
+        L.TOKEN_CODE_REJECTED,
+    ),
+    (
+        "hardware token: 7 digits",
+        partial(token_step, HARDWARE, token_code="1234567"),
+        L.TOKEN_CODE_REJECTED,
+    ),
+    (
+        "hardware token: letters",
+        partial(token_step, HARDWARE, token_code="12345a"),
+        L.TOKEN_CODE_REJECTED,
+    ),
+    (
+        "hardware token: non-ascii digits",
+        partial(token_step, HARDWARE, token_code="١٢٣٤٥٦"),
+        L.TOKEN_CODE_REJECTED,
+    ),
+    (
+        "hardware token: a trailing newline",
+        partial(token_step, HARDWARE, token_code="123456\n"),
+        L.TOKEN_CODE_REJECTED,
+    ),
+    (
+        "hardware token: the scenario code",
+        partial(token_step, FIXED_TOKEN, token_code="428571"),
+        L.AUTHENTICATED,
+    ),
+    (
+        "hardware token: another code than the scenario's",
+        partial(token_step, FIXED_TOKEN, token_code="123456"),
+        L.TOKEN_CODE_REJECTED,
+    ),
+    ("hardware token: unknown user", partial(token_step, None, token_code="1"), L.UNKNOWN_USER),
+    (
+        "hardware token: not a hardware-token user",
+        partial(token_step, PLAIN, token_code="123456"),
+        L.WRONG_SIGN_IN_METHOD,
+    ),
+    (
+        "hardware token: disabled user with a good code",
+        partial(
+            token_step,
+            Account(password="x", hardware_token=True, disabled=True),
+            token_code="123456",
+        ),
+        L.CREDENTIALS_REJECTED,
+    ),
+    (
+        "hardware token: wrong password when passwords are checked",
+        partial(token_step, HARDWARE, token_code="123456", check_passwords=True),
+        L.CREDENTIALS_REJECTED,
+    ),
 ]
 
 
@@ -183,8 +330,58 @@ def test_every_outcome_state_is_reachable(machine: Machine) -> None:
 
 
 # -- order -------------------------------------------------------------------------------------
-def test_a_successful_login_runs_every_check_in_order(machine: Machine) -> None:
-    assert path_of(machine, attempt(PLAIN)) == [*(s.value for s in CHECK_STATES), "authenticated"]
+LOGIN_PATH = [
+    "looking_up_user",
+    "checking_otp_given",
+    "verifying_totp",
+    "verifying_otp",
+    "checking_adfs",
+    "checking_hardware_token",
+    "checking_credentials",
+    "authenticated",
+]
+
+
+def test_a_successful_login_runs_every_login_check_in_order(machine: Machine) -> None:
+    assert path_of(machine, attempt(PLAIN)) == LOGIN_PATH
+
+
+def test_a_good_totp_skips_the_date_check(machine: Machine) -> None:
+    login = attempt(OTP, otp_code=TOTP_NOW, expected_totp=TOTP_NOW)
+    assert path_of(machine, login) == [s for s in LOGIN_PATH if s != "verifying_otp"]
+
+
+def test_a_code_that_is_not_the_totp_still_gets_the_date_check(machine: Machine) -> None:
+    login = attempt(OTP, otp_code=TODAY, expected_totp=TOTP_NOW)
+    assert path_of(machine, login) == LOGIN_PATH
+
+
+def test_the_adfs_page_skips_the_login_questions_and_meets_it_at_the_credentials(
+    machine: Machine,
+) -> None:
+    assert path_of(machine, adfs_step(ADFS)) == [
+        "looking_up_user",
+        "signing_in_with_adfs",
+        "checking_credentials",
+        "authenticated",
+    ]
+
+
+def test_the_hardware_token_step_checks_the_code_then_the_credentials(machine: Machine) -> None:
+    assert path_of(machine, token_step(HARDWARE, token_code="123456")) == [
+        "looking_up_user",
+        "signing_in_with_hardware_token",
+        "verifying_token_code",
+        "checking_credentials",
+        "authenticated",
+    ]
+
+
+def test_every_check_state_is_on_some_path(machine: Machine) -> None:
+    visited: set[str] = set()
+    for _, make, _ in OUTCOMES:
+        visited.update(path_of(machine, make()))
+    assert {s.value for s in CHECK_STATES} <= visited
 
 
 def test_an_unknown_user_stops_at_the_lookup(machine: Machine) -> None:
@@ -216,6 +413,30 @@ ORDER: list[Case] = [
         L.HARDWARE_TOKEN_REQUIRED,
     ),
     (
+        "a disabled hardware-token user with a bad code gets the code's answer, as user-1's OTP",
+        partial(
+            token_step,
+            Account(password="x", hardware_token=True, disabled=True),
+            token_code="bad",
+        ),
+        L.TOKEN_CODE_REJECTED,
+    ),
+    (
+        "a step's own user check before the password check",
+        partial(adfs_step, PLAIN, password=None, check_passwords=True),
+        L.WRONG_SIGN_IN_METHOD,
+    ),
+    (
+        "the adfs page ignores otp (the page has no otp field)",
+        partial(adfs_step, Account(password="x", otp=True, adfs=True)),
+        L.AUTHENTICATED,
+    ),
+    (
+        "the hardware-token step ignores adfs (its own answer is the token code)",
+        partial(token_step, Account(password="x", adfs=True, hardware_token=True), token_code="1"),
+        L.TOKEN_CODE_REJECTED,
+    ),
+    (
         "otp before the password check",
         partial(attempt, OTP, password="wrong", check_passwords=True, otp_code="000000"),
         L.OTP_REJECTED,
@@ -242,7 +463,7 @@ def test_an_attempt_is_a_model_only_while_its_checks_run(machine: Machine) -> No
     machine.after_state_change = [record]
     login = attempt(PLAIN)
     run_login(machine, login)
-    assert len(seen) == len(CHECK_STATES)
+    assert len(seen) == len(LOGIN_PATH) - 1  # one change per check run
     assert all(seen)
     assert login not in machine.models
     assert machine.models == []
@@ -322,3 +543,16 @@ def test_guards_take_the_event(machine: Machine) -> None:
     assert len(args) == 1
     assert isinstance(args[0], EventData)
     assert kwargs == {}
+
+
+# -- the diagram -------------------------------------------------------------------------------
+def test_the_exported_diagram_shows_the_mfa_steps_and_totp() -> None:
+    # Imported here: only this test needs GraphMachine, the rest of the module runs without it.
+    from statemachines.diagrams import MACHINES, mermaid
+
+    text = mermaid(MACHINES["login"])
+    for row in TRANSITIONS:
+        guard = f" [{row['conditions']}]" if "conditions" in row else ""
+        assert f"  {row['source']} --> {row['dest']}: checked{guard}\n" in text
+    for state in ("verifying_totp", "signing_in_with_adfs", "verifying_token_code"):
+        assert f'state "{state}" as {state}' in text
