@@ -1,0 +1,60 @@
+"""The state diagrams come from the machines the server runs, and the committed copies are current."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from mockapi.diagrams_cli import main, render_all
+from statemachines import connection, login, task
+from statemachines.diagrams import MACHINES, mermaid
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "diagrams"
+
+
+@pytest.mark.parametrize("name", sorted(MACHINES))
+def test_committed_diagram_is_up_to_date(name: str) -> None:
+    committed = DOCS / f"{name}.mmd"
+    assert committed.exists(), f"run: python -m mockapi diagrams (missing {committed})"
+    assert committed.read_text(encoding="utf-8") == render_all()[f"{name}.mmd"], (
+        f"{committed} is stale: run python -m mockapi diagrams"
+    )
+
+
+@pytest.mark.parametrize("module", [login, connection, task])
+def test_every_state_and_trigger_of_the_machine_is_drawn(module: object) -> None:
+    name = module.__name__.rsplit(".", 1)[-1]  # type: ignore[attr-defined]
+    text = mermaid(MACHINES[name])
+    assert text.startswith(f"---\ntitle: {name}\n---\nstateDiagram-v2\n")
+    for state in module.STATES:  # type: ignore[attr-defined]
+        state_name = state if isinstance(state, str) else state["name"]
+        assert f'state "{state_name}" as {state_name}' in text
+    for transition in module.TRANSITIONS:  # type: ignore[attr-defined]
+        # Parallel edges share one label: "a --> b: start_cancelled | start_failed".
+        assert re.search(rf"[:|] {transition['trigger']}\b", text), transition
+
+
+def test_the_current_state_is_marked() -> None:
+    text = mermaid(MACHINES["task"], current="RUNNING")
+    assert "Class RUNNING s_active" in text
+    assert "Class PENDING s_default" in text
+
+
+def test_diagrams_command_writes_one_file_per_machine(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--out", str(tmp_path / "out")]) == 0
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert written == sorted(f"{name}.mmd" for name in MACHINES)
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_diagrams_command_reports_an_unwritable_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    assert main(["--out", str(blocker / "sub")]) == 2
+    assert "cannot write" in capsys.readouterr().err
