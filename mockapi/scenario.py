@@ -266,37 +266,83 @@ def _is_union_tag(part: str | int) -> bool:
     return isinstance(part, str) and (part in {"float", "int"} or part.startswith("tuple["))
 
 
-def _reference_problems(scenario: Scenario) -> list[str]:
-    """Check every user and pool reference; names and ids are both accepted."""
-    problems: list[str] = []
-    user_keys = _keys((u.username, u.id) for u in scenario.users)
-    pool_keys = _keys((p.name, p.id) for p in scenario.pools)
-    problems += _duplicates("users", [u.username for u in scenario.users], "username")
-    problems += _duplicates("users", [str(u.id) for u in scenario.users], "id")
-    problems += _duplicates("pools", [p.name for p in scenario.pools], "name")
-    problems += _duplicates("pools", [str(p.id) for p in scenario.pools], "id")
-    problems += _duplicates("machines", [str(m.id) for m in scenario.machines], "id")
-    problems += _duplicates("tasks", [str(t.id) for t in scenario.tasks], "id")
+def _section(data: Any, name: str) -> list[tuple[int, dict[str, Any]]]:
+    items = data.get(name) if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        return []
+    return [(index, item) for index, item in enumerate(items) if isinstance(item, dict)]
 
-    def check(path: str, ref: str | None, keys: set[str], what: str) -> None:
-        if ref is not None and normalise_ref(ref) not in keys:
+
+def _ref_text(value: Any) -> str | None:
+    """A reference as text; other types are left to the schema check, which reports them."""
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value if isinstance(value, str) else None
+
+
+def _reference_problems(data: Any) -> list[str]:
+    """Check every user and pool reference, and uniqueness, on the raw data.
+
+    Working on the raw data (not the validated model) lets these problems be reported in
+    the same run as schema problems: a file with an unknown key and a bad reference shows both.
+    """
+    problems: list[str] = []
+    users, pools = _section(data, "users"), _section(data, "pools")
+
+    def keys(items: list[tuple[int, dict[str, Any]]], name_key: str) -> set[str]:
+        found = {_ref_text(item.get(name_key)) for _, item in items}
+        found |= {normalise_ref(t) for _, item in items if (t := _ref_text(item.get("id")))}
+        return {key for key in found if key is not None}
+
+    user_keys, pool_keys = keys(users, "username"), keys(pools, "name")
+    for section, key in (
+        ("users", "username"),
+        ("users", "id"),
+        ("pools", "name"),
+        ("pools", "id"),
+        ("machines", "id"),
+        ("tasks", "id"),
+    ):
+        values = [
+            (index, normalise_ref(text) if key == "id" else text)
+            for index, item in _section(data, section)
+            if (text := _ref_text(item.get(key))) is not None
+        ]
+        problems += _duplicates(section, values, key)
+    problems += _generated_name_clashes(data, users)
+
+    def check(path: str, value: Any, known: set[str], what: str) -> None:
+        ref = _ref_text(value)
+        if ref is not None and normalise_ref(ref) not in known:
             problems.append(f'{path}: unknown {what} "{ref}"')
 
-    for i, user in enumerate(scenario.users):
-        for j, pool in enumerate(user.pools):
-            check(f"users[{i}].pools[{j}]", pool, pool_keys, "pool")
-    for i, group in enumerate(scenario.user_groups):
-        for j, pool in enumerate(group.pools):
-            check(f"user_groups[{i}].pools[{j}]", pool, pool_keys, "pool")
-    for i, machine in enumerate(scenario.machines):
-        check(f"machines[{i}].pool", machine.pool, pool_keys, "pool")
-        check(f"machines[{i}].user", machine.user, user_keys, "user")
-    for i, task in enumerate(scenario.tasks):
-        check(f"tasks[{i}].user", task.user, user_keys, "user")
-        check(f"tasks[{i}].pool", task.pool, pool_keys, "pool")
-    for i, rule in enumerate(scenario.rules):
-        check(f"rules[{i}].user", rule.user, user_keys, "user")
-        check(f"rules[{i}].pool", rule.pool, pool_keys, "pool")
+    for section in ("users", "user_groups"):
+        for i, item in _section(data, section):
+            refs = item.get("pools")
+            for j, ref in enumerate(refs if isinstance(refs, list) else []):
+                check(f"{section}[{i}].pools[{j}]", ref, pool_keys, "pool")
+    for i, item in _section(data, "machines"):
+        check(f"machines[{i}].pool", item.get("pool"), pool_keys, "pool")
+        check(f"machines[{i}].user", item.get("user"), user_keys, "user")
+    for section in ("tasks", "rules"):
+        for i, item in _section(data, section):
+            check(f"{section}[{i}].user", item.get("user"), user_keys, "user")
+            check(f"{section}[{i}].pool", item.get("pool"), pool_keys, "pool")
+    return problems
+
+
+def _generated_name_clashes(data: Any, users: list[tuple[int, dict[str, Any]]]) -> list[str]:
+    """A ``user_groups`` name (prefix + 5 digits) that a ``[[users]]`` entry already has."""
+    problems = []
+    for g, group in _section(data, "user_groups"):
+        prefix, count = group.get("prefix"), group.get("count")
+        if not isinstance(prefix, str) or not isinstance(count, int):
+            continue
+        for i, user in users:
+            name = _ref_text(user.get("username"))
+            suffix = name[len(prefix) :] if name and name.startswith(prefix) else ""
+            if len(suffix) == 5 and suffix.isdigit() and 1 <= int(suffix) <= count:
+                problems.append(f'user_groups[{g}]: generates "{name}", which users[{i}] has')
     return problems
 
 
@@ -308,18 +354,12 @@ def normalise_ref(ref: str) -> str:
         return ref
 
 
-def _keys(pairs: Iterable[tuple[str, uuid.UUID]]) -> set[str]:
-    keys: set[str] = set()
-    for name, ident in pairs:
-        keys.add(name)
-        keys.add(str(ident))
-    return keys
 
 
-def _duplicates(section: str, values: list[str], key: str) -> list[str]:
+def _duplicates(section: str, values: list[tuple[int, str]], key: str) -> list[str]:
     seen: dict[str, int] = {}
     problems = []
-    for index, value in enumerate(values):
+    for index, value in values:
         if value in seen:
             problems.append(
                 f'{section}[{index}].{key}: duplicate "{value}" (first at {section}[{seen[value]}])'
@@ -331,12 +371,14 @@ def _duplicates(section: str, values: list[str], key: str) -> list[str]:
 
 def parse_scenario(data: Any, source: str = "scenario") -> Scenario:
     """Validate decoded scenario data; raise :class:`ScenarioError` listing every problem."""
+    problems: list[str] = []
+    scenario: Scenario | None = None
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError(_pydantic_problems(exc), source) from None
-    problems = _reference_problems(scenario)
-    if problems:
+        problems += _pydantic_problems(exc)
+    problems += _reference_problems(data)
+    if problems or scenario is None:
         raise ScenarioError(problems, source)
     return scenario
 

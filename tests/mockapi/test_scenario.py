@@ -12,6 +12,7 @@ from mockapi.scenario import (
     ScenarioError,
     default_scenario_path,
     load_scenario,
+    parse_scenario,
     parse_text,
     shipped_scenarios,
 )
@@ -185,3 +186,49 @@ def test_unreadable_file_is_a_problem_not_a_crash(tmp_path: Path) -> None:
         load_scenario(path)
     assert error.value.source == str(path)
     assert error.value.problems[0].startswith("(file): ")
+
+
+def test_schema_and_reference_problems_are_reported_in_one_run() -> None:
+    with pytest.raises(ScenarioError) as caught:
+        parse_scenario(
+            {
+                "users": [
+                    {
+                        "id": "7e1459c2-3e19-4c3d-98f5-8344d44ae6f4",
+                        "username": "a",
+                        "colour": 1,
+                        "pools": ["nowhere"],
+                    },
+                ],
+            }
+        )
+    assert caught.value.problems == [
+        "users[0].colour: unknown key",
+        'users[0].pools[0]: unknown pool "nowhere"',
+    ]
+
+
+def test_a_generated_user_name_may_not_clash_with_a_listed_user() -> None:
+    with pytest.raises(ScenarioError) as caught:
+        parse_scenario(
+            {
+                "users": [{"id": "7e1459c2-3e19-4c3d-98f5-8344d44ae6f4", "username": "load00002"}],
+                "user_groups": [{"prefix": "load", "count": 3}],
+            }
+        )
+    assert caught.value.problems == ['user_groups[0]: generates "load00002", which users[0] has']
+
+
+def test_ids_in_other_spellings_are_still_duplicates() -> None:
+    with pytest.raises(ScenarioError) as caught:
+        parse_scenario(
+            {
+                "users": [
+                    {"id": "7e1459c2-3e19-4c3d-98f5-8344d44ae6f4", "username": "a"},
+                    {"id": "7E1459C23E194C3D98F58344D44AE6F4", "username": "b"},
+                ],
+            }
+        )
+    assert caught.value.problems == [
+        'users[1].id: duplicate "7e1459c2-3e19-4c3d-98f5-8344d44ae6f4" (first at users[0])'
+    ]

@@ -74,7 +74,10 @@ def test_check_prints_every_problem_by_path_and_exits_2(
     assert lines == [
         f"{path}: users[0].nickname: unknown key",
         f"{path}: colour: unknown key",
-        f"{path}: invalid, 2 problems",
+        # Reference problems come in the same run as schema problems: every problem at once.
+        f'{path}: users[0].pools[0]: unknown pool "pool-a"',
+        f'{path}: users[0].pools[1]: unknown pool "pool-x"',
+        f"{path}: invalid, 4 problems",
     ]
 
 
@@ -113,7 +116,7 @@ def test_check_several_files_reports_each_and_fails_if_any_fails(
     code, lines = run(["check", str(good), str(bad)], capsys)
     assert code == 2
     assert lines[0].startswith(f"{good}: ok (")
-    assert lines[-1] == f"{bad}: invalid, 2 problems"
+    assert lines[-1] == f"{bad}: invalid, 4 problems"
 
 
 def test_check_reads_json_scenarios(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
