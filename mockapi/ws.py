@@ -1,26 +1,334 @@
-"""The WebSocket hub: every open socket by user, and the fan-out of task frames.
+"""The WebSocket hub and the ``/api/v2/pools/ws/{client_id}/`` handler (CONTRACT §8).
 
-SKELETON: the interface later work builds on. ``publish`` must never block or raise.
+A task change is published from inside a state-machine callback, so :meth:`Hub.publish` must
+never wait and never fail: it only appends the frame to a bounded queue per socket. One writer
+task per socket drains that queue, so frames reach every socket in the order they were
+published, and a socket that is slow, stalled or gone holds up nobody but itself. A socket
+that falls too far behind is closed with 1011 rather than allowed to grow memory.
+
+Writers are started on demand and end when their queue is empty: 10,000 idle sockets cost
+no tasks at all.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import uuid
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
+
+from aiohttp import WSCloseCode, WSMsgType, hdrs, web
+
+from mockapi.errors import PERMISSION_DENIED, ErrorCode, ErrorSpec
+from mockapi.responses import dumps
+
+log = logging.getLogger(__name__)
+
+#: Frames a socket may have waiting before it counts as fallen behind and is closed (1011).
+MAX_QUEUED_FRAMES = 256
+#: Characters (about bytes) a socket may have waiting, as echoes can be large; one frame always
+#: fits an empty queue.
+MAX_QUEUED_BYTES = 4 * 1024 * 1024
+#: Incoming messages larger than this close the socket (1009); the HTTP body limit, for symmetry.
+MAX_MESSAGE_BYTES = 1024 * 1024
+#: Wall seconds a close may take before the connection is aborted (a client that stopped reading
+#: never takes the close frame; shutdown must not wait for it).
+CLOSE_TIMEOUT_S = 0.5
+#: uvicorn's default ping interval, which the original ran with: dead peers leave the hub.
+HEARTBEAT_S = 20.0
+
+BAD_HANDSHAKE = ErrorSpec(400, "Bad Request", ErrorCode.DEFAULT)
+
+
+@dataclass(eq=False, slots=True)
+class Peer:
+    """One open socket: its queue, its writer, and the counters :meth:`Hub.flush` waits on."""
+
+    user_id: uuid.UUID
+    username: str
+    ws: web.WebSocketResponse
+    transport: asyncio.BaseTransport | None
+    queue: deque[str] = field(default_factory=deque)
+    queued_bytes: int = 0
+    #: Frames accepted into the queue so far, and frames written to the socket (or dropped).
+    accepted: int = 0
+    handled: int = 0
+    #: True while the writer is inside ``send_str``; seen from another task, that means the
+    #: writer is parked in flow control (the send itself never suspends otherwise).
+    sending: bool = False
+    #: False until the 101 went out: frames published during the handshake wait in the queue.
+    ready: bool = False
+    gone: bool = False
+    #: The code the hub closed this socket with (aiohttp reports 1000 for any close it
+    #: initiated from another task, so the log keeps the real one).
+    closed_with: int | None = None
+    writer: asyncio.Task[None] | None = None
+    waiters: list[tuple[int, asyncio.Future[None]]] = field(default_factory=list)
+
+    def wake(self, *, everyone: bool = False) -> None:
+        """Resolve the flush waiters whose frames were handed over (all of them if asked)."""
+        keep: list[tuple[int, asyncio.Future[None]]] = []
+        for target, waiter in self.waiters:
+            if everyone or self.handled >= target:
+                if not waiter.done():
+                    waiter.set_result(None)
+            else:
+                keep.append((target, waiter))
+        self.waiters = keep
+
+    def release_if_stalled(self, handled: int) -> None:
+        """Stop flushes from waiting on a socket still stuck on the same frame a turn later."""
+        if self.sending and self.handled == handled:
+            self.wake(everyone=True)
 
 
 class Hub:
     """Open sockets by user id; publishes task frames to all of a user's sockets."""
 
+    def __init__(
+        self,
+        max_frames: int = MAX_QUEUED_FRAMES,
+        max_bytes: int = MAX_QUEUED_BYTES,
+        close_timeout_s: float = CLOSE_TIMEOUT_S,
+    ) -> None:
+        self.max_frames = max_frames
+        self.max_bytes = max_bytes
+        self.close_timeout_s = close_timeout_s
+        #: Sockets closed because they fell behind, since start (reported in the log).
+        self.overflows = 0
+        #: Set by :meth:`close_all`; a handshake that completes afterwards is closed at once.
+        self.closing = False
+        self._peers: dict[uuid.UUID, list[Peer]] = {}
+        self._closers: set[asyncio.Task[None]] = set()
+
+    # -- sockets ---------------------------------------------------------------------------
+    def connect(
+        self,
+        user_id: uuid.UUID,
+        username: str,
+        ws: web.WebSocketResponse,
+        transport: asyncio.BaseTransport | None = None,
+    ) -> Peer:
+        """Register a socket of ``user_id`` before its handshake answer goes out.
+
+        Registering first means a client that got its 101 misses no change made after it;
+        :meth:`ready` starts the sending once the socket can take frames.
+        """
+        peer = Peer(user_id=user_id, username=username, ws=ws, transport=transport)
+        self._peers.setdefault(user_id, []).append(peer)
+        log.info("socket opened: user=%s sockets=%d", username, self.count(user_id))
+        return peer
+
+    def ready(self, peer: Peer) -> None:
+        """The handshake of ``peer`` completed: start sending what was queued meanwhile."""
+        peer.ready = True
+        self._start_writer(peer)
+
+    async def disconnect(self, peer: Peer) -> None:
+        """Forget ``peer`` and stop its writer; frames still queued for it are dropped."""
+        peers = self._peers.get(peer.user_id, [])
+        if peer in peers:
+            peers.remove(peer)
+            if not peers:
+                del self._peers[peer.user_id]
+            log.info(
+                "socket closed: user=%s sockets=%d code=%s",
+                peer.username, self.count(peer.user_id), peer.closed_with or peer.ws.close_code,
+            )  # fmt: skip
+        self._drop(peer)
+        await _stop(peer.writer)
+
+    def count(self, user_id: uuid.UUID) -> int:
+        """How many sockets ``user_id`` holds."""
+        return len(self._peers.get(user_id, ()))
+
+    def peers(self, user_id: uuid.UUID | None = None) -> list[Peer]:
+        """The open sockets of ``user_id`` (of everyone when None), oldest first."""
+        if user_id is not None:
+            return list(self._peers.get(user_id, ()))
+        return list(self._all())
+
+    def _all(self) -> Iterator[Peer]:
+        for peers in self._peers.values():
+            yield from peers
+
+    # -- sending ---------------------------------------------------------------------------
     def publish(self, user_id: uuid.UUID, frame: dict[str, Any]) -> None:
         """Queue ``frame`` for every socket of ``user_id``; never blocks, never raises."""
+        try:
+            self.send_text(user_id, dumps(frame).decode())
+        except Exception:
+            # Called from inside a task transition: losing a frame beats breaking the task.
+            log.exception("could not publish %r to user %s", frame, user_id)
 
+    def send_text(self, user_id: uuid.UUID, text: str) -> None:
+        """Queue a text frame for every socket of ``user_id``, in order, without waiting."""
+        for peer in self._peers.get(user_id, ()):
+            if peer.gone:
+                continue
+            if peer.queue and (
+                len(peer.queue) >= self.max_frames or peer.queued_bytes + len(text) > self.max_bytes
+            ):
+                self._overflow(peer)
+                continue
+            peer.queue.append(text)
+            peer.queued_bytes += len(text)
+            peer.accepted += 1
+            self._start_writer(peer)
+
+    def _start_writer(self, peer: Peer) -> None:
+        if peer.ready and peer.writer is None and peer.queue and not peer.gone:
+            peer.writer = asyncio.get_running_loop().create_task(self._write(peer))
+
+    async def _write(self, peer: Peer) -> None:
+        """Drain ``peer``'s queue in order, then end (the next frame starts a new writer)."""
+        loop = asyncio.get_running_loop()
+        try:
+            while peer.queue and not peer.gone:
+                text = peer.queue.popleft()
+                peer.queued_bytes -= len(text)
+                if peer.waiters:
+                    # send_str writes before it can suspend, and it suspends only on flow
+                    # control; if it is still busy a loop turn later, the client is not reading
+                    # and a flush must not wait for it (a slow socket delays nobody).
+                    loop.call_soon(peer.release_if_stalled, peer.handled)
+                peer.sending = True
+                try:
+                    await peer.ws.send_str(text)
+                except Exception as exc:  # usually the connection went away under us
+                    log.info("socket of %s failed to send (%r): closing it", peer.username, exc)
+                    self._drop(peer)
+                    # Whatever broke, a socket that silently misses frames must not stay open.
+                    self._spawn_close(peer, WSCloseCode.INTERNAL_ERROR, b"send failed")
+                    return
+                finally:
+                    peer.sending = False
+                peer.handled += 1
+                peer.wake()
+        finally:
+            peer.writer = None
+
+    def _drop(self, peer: Peer) -> None:
+        """Accept nothing more for ``peer``; anyone flushing stops waiting for it."""
+        peer.gone = True
+        peer.queue.clear()
+        peer.queued_bytes = 0
+        peer.wake(everyone=True)
+
+    def _overflow(self, peer: Peer) -> None:
+        self.overflows += 1
+        log.warning(
+            "socket of %s fell behind (%d frames, %d bytes queued): closing it with 1011 "
+            "(%d overflow(s) so far)",
+            peer.username, len(peer.queue), peer.queued_bytes, self.overflows,
+        )  # fmt: skip
+        self._drop(peer)
+        self._spawn_close(peer, WSCloseCode.INTERNAL_ERROR, b"too slow")
+
+    def _spawn_close(self, peer: Peer, code: WSCloseCode, message: bytes) -> None:
+        task = asyncio.get_running_loop().create_task(self.close_socket(peer, code, message))
+        self._closers.add(task)
+        task.add_done_callback(self._closers.discard)
+
+    async def close_socket(self, peer: Peer, code: WSCloseCode, message: bytes = b"") -> None:
+        """Close ``peer`` with ``code``; give up and abort after ``close_timeout_s``."""
+        self._drop(peer)
+        peer.closed_with = peer.closed_with or int(code)
+        await _stop(peer.writer)
+        try:
+            async with asyncio.timeout(self.close_timeout_s):
+                await peer.ws.close(code=code, message=message, drain=False)
+        except TimeoutError:
+            log.debug("socket of %s did not take its close frame", peer.username)
+        except Exception as exc:
+            log.debug("closing the socket of %s failed: %r", peer.username, exc)
+        transport = peer.transport
+        if isinstance(transport, asyncio.WriteTransport) and transport.get_write_buffer_size():
+            # The close frame is still waiting behind data the client never read; a closed
+            # transport waits for its buffer forever, so end the connection outright.
+            transport.abort()
+
+    # -- waiting ---------------------------------------------------------------------------
     async def flush(self) -> None:
-        """Wait until every queued frame was handed to its socket (or the socket dropped)."""
+        """Wait until every queued frame was handed to its socket (or the socket dropped).
+
+        A socket parked in flow control (its client does not read) is not waited for: its
+        frames stay queued in order, and it is closed if it falls further behind.
+        """
+        loop = asyncio.get_running_loop()
+        waiting: list[asyncio.Future[None]] = []
+        for peer in self._all():
+            if peer.gone or peer.sending or peer.handled >= peer.accepted:
+                continue
+            waiter = loop.create_future()
+            peer.waiters.append((peer.accepted, waiter))
+            waiting.append(waiter)
+        if waiting:
+            await asyncio.gather(*waiting)
 
     async def close_all(self) -> None:
         """Close every socket with 1001 (server shutdown)."""
+        self.closing = True
+        for peer in list(self._all()):
+            self._spawn_close(peer, WSCloseCode.GOING_AWAY, b"server shutdown")
+        while self._closers:  # a close can fail a writer, which spawns one more close
+            await asyncio.wait(list(self._closers))
 
 
-async def websocket(request: object) -> object:
-    raise NotImplementedError
+async def _stop(task: asyncio.Task[None] | None) -> None:
+    """Cancel ``task`` and wait until it has ended, without taking on its cancellation."""
+    if task is None or task.done():
+        return
+    task.cancel()
+    await asyncio.wait([task])
+
+
+def _refuse(spec: ErrorSpec) -> web.Response:
+    # Starlette refuses a handshake with this body and ends the connection.
+    response = spec.response()
+    response.headers[hdrs.CONNECTION] = "close"
+    response.force_close()
+    return response
+
+
+async def websocket(request: web.Request) -> web.StreamResponse:
+    """``WS /api/v2/pools/ws/{client_id}/``: the user's task frames, and the echo."""
+    # Imported here: mockapi.keys names Hub, and auth reads the keys, so a top-level import
+    # would be circular.
+    from mockapi.auth import identify
+    from mockapi.keys import HUB
+
+    if request.headers.get(hdrs.UPGRADE, "").strip().lower() != "websocket":
+        raise web.HTTPNotFound()  # a plain GET does not match a WebSocket route
+    ws = web.WebSocketResponse(
+        protocols=(),
+        compress=False,  # frames are ~80 bytes; deflate would only cost memory per socket
+        heartbeat=HEARTBEAT_S,
+        max_msg_size=MAX_MESSAGE_BYTES,
+    )
+    if not ws.can_prepare(request).ok:
+        return _refuse(BAD_HANDSHAKE)
+    # The raw header value is the credential (``JWT <token>``); Authorization is ignored.
+    identity = identify(request.app, request.headers.get(hdrs.COOKIE))
+    if identity is None or request.match_info["client_id"] != identity.claims.client_id:
+        return _refuse(PERMISSION_DENIED)
+
+    hub = request.app[HUB]
+    user = identity.user
+    peer = hub.connect(user.id, user.username, ws, request.transport)
+    try:
+        await ws.prepare(request)
+        hub.ready(peer)
+        if hub.closing:
+            await hub.close_socket(peer, WSCloseCode.GOING_AWAY, b"server shutdown")
+            return ws
+        async for msg in ws:
+            if msg.type is WSMsgType.TEXT:
+                hub.send_text(user.id, f"User {user.username} sent: {msg.data}")
+            # Binary frames have no meaning here; the original could only read text.
+    finally:
+        await hub.disconnect(peer)
+    return ws
