@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from mockapi.clock import Clock
+from mockapi.clock import Clock, iso_z
 from mockapi.errors import error_middleware
-from mockapi.keys import CLOCK, HUB, LOGIN_MACHINE, RUNTIME, SETTINGS, TOKENS
+from mockapi.journal import Journal
+from mockapi.keys import CLOCK, HUB, JOURNAL, LOGIN_MACHINE, RUNTIME, SETTINGS, TOKENS, WATCHER
+from mockapi.middlewares import journal_middleware, service_token_middleware
 from mockapi.routes import setup_routes
 from mockapi.runtime import ClockOverrides, Runtime
 from mockapi.scenario import Scenario, default_scenario_path, load_scenario
 from mockapi.settings import Settings
 from mockapi.tokens import TokenService, random_secret
+from mockapi.watch import ScenarioWatcher, watch_context
 from mockapi.ws import Hub
 from statemachines.login import build_login_machine
 
@@ -47,24 +52,45 @@ def create_app(
     secret = settings.jwt_secret.encode() if settings.jwt_secret else random_secret()
     tokens = TokenService(secret, clock)
     hub = Hub()
+    journal = Journal(lambda: iso_z(clock.now()))
+
+    def publish(user_id: uuid.UUID, frame: dict[str, Any]) -> None:
+        # Every task frame goes to the journal and to the owner's sockets, in that order.
+        user = runtime.world.users.get(user_id)
+        journal.record_ws(user.username if user else None, frame)
+        hub.publish(user_id, frame)
+
     runtime = Runtime(
         scenario,
         clock,
         tokens,
-        hub.publish,
+        publish,
         ClockOverrides(time_scale=settings.time_scale, mode=settings.clock, seed=settings.seed),
     )
 
-    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY)
+    app = web.Application(
+        middlewares=[journal_middleware, service_token_middleware, error_middleware],
+        client_max_size=MAX_BODY,
+    )
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[TOKENS] = tokens
     app[HUB] = hub
     app[RUNTIME] = runtime
+    app[JOURNAL] = journal
     app[LOGIN_MACHINE] = build_login_machine()
     # Pages (the ADFS sign-in) render from the package's templates; autoescape stays on.
     aiohttp_jinja2.setup(app, loader=jinja2.PackageLoader("mockapi", "templates"))
     app.cleanup_ctx.append(_lifecycle)
     app.on_shutdown.append(_close_sockets)
+    if settings.watch and settings.scenario is not None:
+
+        def reload(new: Scenario) -> None:
+            runtime.reset(new)
+            journal.clear()
+
+        watcher = ScenarioWatcher(settings.scenario, reload)
+        app[WATCHER] = watcher
+        app.cleanup_ctx.append(watch_context(watcher))
     setup_routes(app)
     return app

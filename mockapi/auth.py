@@ -15,6 +15,8 @@ from mockapi.tokens import Claims
 from mockapi.world import User
 
 PREFIX = "JWT"
+#: Who made a request, for the journal (see mockapi.middlewares).
+USER_KEY = web.RequestKey("user", str)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,4 +59,5 @@ def authenticate(request: web.Request) -> Identity:
     identity = identify(request.app, request.headers.get("Authorization"))
     if identity is None:
         raise ApiError(PERMISSION_DENIED)
+    request[USER_KEY] = identity.user.username
     return identity

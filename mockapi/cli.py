@@ -91,6 +91,15 @@ def _int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
 
 
+def _flag(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"not a yes/no value: {text!r}")
+
+
 def _log_level(text: str) -> str:
     level = text.upper()
     if level not in LOG_LEVELS:
@@ -158,6 +167,15 @@ def serve_parser() -> Parser:
         metavar="TOKEN",
         help="require header X-Service-Token: TOKEN on /service/ routes (default: open)",
     )
+    watch = parser.add_argument(
+        "--watch",
+        action="store_const",
+        const=True,
+        help="reload the --scenario file when it changes; an invalid edit keeps the running "
+        "world and logs every problem",
+    )
+    # Only the env value goes through this (1/true/yes/on or 0/false/no/off).
+    watch.type = _flag
     parser.add_argument(
         "--log-level",
         type=_log_level,
@@ -200,6 +218,8 @@ def settings_from_args(argv: Sequence[str], environ: Mapping[str, str] | None = 
         raw = environ.get(env_name(action.dest), "")
         if getattr(args, action.dest) is None and raw != "":
             setattr(args, action.dest, _from_env(parser, action, raw))
+    if args.watch and args.scenario is None:
+        parser.error("--watch needs --scenario PATH (the file to watch)")
     return Settings(
         host=args.host or DEFAULT_HOST,
         port=DEFAULT_PORT if args.port is None else args.port,
@@ -210,6 +230,7 @@ def settings_from_args(argv: Sequence[str], environ: Mapping[str, str] | None = 
         time_scale=args.time_scale,
         clock=args.clock,
         service_token=args.service_token,
+        watch=bool(args.watch),
     )
 
 

@@ -1,21 +1,34 @@
-"""Control of scenario time: ``GET`` and ``POST /service/clock/``.
+"""The control API under /service/: what a test uses to steer and inspect the world.
 
-A test (or a person) reads the clock, switches it between real and manual time, changes its
-speed, or jumps it ahead. An advance answers only after the frames of every transition it fired
-were handed to the open sockets, so a client that gets the answer can read its frames at once.
+Time: a test (or a person) reads the clock, switches it between real and manual time, changes
+its speed, or jumps it ahead. An advance answers only after the frames of every transition it
+fired were handed to the open sockets, so a client that gets the answer can read its frames at
+once. The world: reset, replace the scenario, force a task's transition, mint a token, read
+the journal.
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from mockapi.clock import Clock, iso_z
-from mockapi.keys import CLOCK, HUB
+from mockapi.errors import NOT_FOUND, ApiError, Conflict, ValidationFailed
+from mockapi.keys import CLOCK, HUB, JOURNAL, RUNTIME, TOKENS
 from mockapi.responses import json_response
-from mockapi.validation import parse_body
+from mockapi.runtime import Runtime, TransitionRefused, UnknownTask
+from mockapi.scenario import Scenario, ScenarioError, parse_text
+from mockapi.validation import (
+    parse_body,
+    parse_path_body,
+    parse_query,
+    validation_item,
+)
+from mockapi.world import task_to_dict
+from statemachines.task import TaskStatus
 
 #: One advance may cover at most a century: scenario time must stay inside what a datetime can
 #: hold (year 9999), or every timestamp after it would fail.
@@ -65,3 +78,141 @@ async def set_clock(request: web.Request) -> web.StreamResponse:
         clock.advance(update.advance_s)
         await request.app[HUB].flush()
     return json_response(clock_view(clock))
+
+
+# -- the world: reset, scenario, forced transitions, tokens, journal (issue 4) -------------
+
+
+def _world_summary(runtime: Runtime) -> dict[str, object]:
+    world = runtime.world
+    return {
+        "users": len(world.users),
+        "pools": len(world.pools),
+        "machines": len(world.machines),
+        "tasks": len(world.tasks),
+        "seed": world.seed,
+    }
+
+
+def _restart(app: web.Application, scenario: Scenario | None = None) -> dict[str, object]:
+    """Back to the initial state of ``scenario`` (the active one when None); sockets stay."""
+    runtime = app[RUNTIME]
+    runtime.reset(scenario)
+    app[JOURNAL].clear()
+    return {"world": _world_summary(runtime), "clock": clock_view(app[CLOCK])}
+
+
+async def reset(request: web.Request) -> web.StreamResponse:
+    """``POST /service/reset/``: tasks, machines, revoked tokens, journal, clock start over."""
+    return json_response({"data": _restart(request.app)})
+
+
+async def get_scenario(request: web.Request) -> web.StreamResponse:
+    """``GET /service/scenario/``: the active scenario as JSON (every default filled in)."""
+    return json_response(request.app[RUNTIME].scenario.model_dump(mode="json"))
+
+
+SCENARIO_TYPES = {"application/toml": "toml", "application/json": "json"}
+
+
+async def put_scenario(request: web.Request) -> web.StreamResponse:
+    """``PUT /service/scenario/``: validate, replace and reset; on any problem, nothing changes."""
+    media = request.content_type.lower()
+    fmt = SCENARIO_TYPES.get(media)
+    if fmt is None:
+        raise ValidationFailed(
+            [
+                validation_item(
+                    "content_type",
+                    ["header", "content-type"],
+                    "Content type must be application/toml or application/json",
+                    media or None,
+                )
+            ]
+        )
+    raw = await request.read()
+    try:
+        text = raw.decode("utf-8")
+        scenario = parse_text(text, "toml" if fmt == "toml" else "json", "request body")
+    except UnicodeDecodeError:
+        raise ValidationFailed(
+            [validation_item("scenario", ["body"], "(file): the body is not UTF-8", None)]
+        ) from None
+    except ScenarioError as exc:
+        raise ValidationFailed(
+            [validation_item("scenario", ["body"], problem, None) for problem in exc.problems]
+        ) from None
+    return json_response({"data": _restart(request.app, scenario)})
+
+
+class TaskPath(BaseModel):
+    id: uuid.UUID
+
+
+class TaskForce(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: TaskStatus
+
+
+async def force_task(request: web.Request) -> web.StreamResponse:
+    """``POST /service/tasks/{id}/``: force a task machine transition, pushed like any other.
+
+    Only the machine's own transitions are allowed (PENDING→RUNNING|CANCELLED,
+    RUNNING→COMPLETED|FAILED|CANCELLED); anything else is 409 and changes nothing.
+    """
+    path, body = await parse_path_body(request, TaskPath, TaskForce)
+    runtime = request.app[RUNTIME]
+    try:
+        task = runtime.force(path.id, body.status)
+    except UnknownTask:
+        raise ApiError(NOT_FOUND) from None
+    except TransitionRefused as exc:
+        raise Conflict(str(exc)) from None
+    await request.app[HUB].flush()
+    return json_response({"data": task_to_dict(task)})
+
+
+class TokenRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: str
+    ttl_s: Annotated[float, Field(gt=0, le=MAX_ADVANCE_S, allow_inf_nan=False)] | None = None
+
+
+async def issue_token(request: web.Request) -> web.StreamResponse:
+    """``POST /service/tokens/``: a token for any scenario user, skipping the login checks."""
+    body = await parse_body(request, TokenRequest)
+    user = request.app[RUNTIME].world.users_by_name.get(body.username)
+    if user is None:
+        raise ValidationFailed(
+            [
+                validation_item(
+                    "value_error",
+                    ["body", "username"],
+                    f"Value error, unknown user {body.username!r}",
+                    body.username,
+                    {"error": {}},
+                )
+            ]
+        )
+    token = request.app[TOKENS].issue(user.id, user.username, user.roles, body.ttl_s)
+    return json_response({"access_token": token})
+
+
+class JournalQuery(BaseModel):
+    since: Annotated[int, Field(ge=0)] = 0
+
+
+async def get_journal(request: web.Request) -> web.StreamResponse:
+    """``GET /service/journal/?since=SEQ``: entries after SEQ, oldest first, and how many of
+    those the bound already dropped."""
+    query = await parse_query(request, JournalQuery)
+    entries, dropped = request.app[JOURNAL].since(query.since)
+    return json_response({"entries": entries, "dropped": dropped})
+
+
+async def clear_journal(request: web.Request) -> web.StreamResponse:
+    """``DELETE /service/journal/``: forget every entry (sequence numbers keep growing)."""
+    request.app[JOURNAL].clear()
+    return web.Response(status=204)

@@ -6,9 +6,11 @@ from aiohttp import web
 from transitions import Machine
 
 from mockapi.clock import Clock
+from mockapi.journal import Journal
 from mockapi.runtime import Runtime
 from mockapi.settings import Settings
 from mockapi.tokens import TokenService
+from mockapi.watch import ScenarioWatcher
 from mockapi.ws import Hub
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -18,3 +20,6 @@ HUB = web.AppKey("hub", Hub)
 RUNTIME = web.AppKey("runtime", Runtime)
 #: The one login machine (statemachines.login); each attempt is a model while it runs.
 LOGIN_MACHINE = web.AppKey("login_machine", Machine)
+JOURNAL = web.AppKey("journal", Journal)
+#: Present only with ``--watch``.
+WATCHER = web.AppKey("watcher", ScenarioWatcher)

@@ -243,7 +243,7 @@ async def adfs_submit(request: web.Request) -> web.Response:
             error=ADFS_MESSAGES.get(outcome, BAD_CREDENTIALS),
         )
     assert user is not None  # the machine authenticates known users only
-    body = token_body(request.app, user)
+    body = token_body(request, user)
     if redirect_uri is None:
         return json_response(body)
     location = token_redirect(redirect_uri, body["data"]["access_token"])
@@ -289,4 +289,4 @@ async def hardware_token(request: web.Request) -> web.Response:
     if outcome is not LoginState.AUTHENTICATED:
         raise ApiError(HARDWARE_TOKEN_REFUSALS.get(outcome, INVALID_CREDENTIALS))
     assert user is not None
-    return json_response(token_body(request.app, user))
+    return json_response(token_body(request, user))

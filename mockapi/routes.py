@@ -42,3 +42,10 @@ def setup_routes(app: web.Application) -> None:
 
     r.add_get("/service/clock/", control.get_clock, name="service-clock", allow_head=False)
     r.add_post("/service/clock/", control.set_clock, name="service-clock-set")
+    r.add_post("/service/reset/", control.reset, name="service-reset")
+    r.add_get("/service/scenario/", control.get_scenario, name="service-scenario", allow_head=False)
+    r.add_put("/service/scenario/", control.put_scenario, name="service-scenario-put")
+    r.add_post("/service/tasks/{id}/", control.force_task, name="service-task-force")
+    r.add_post("/service/tokens/", control.issue_token, name="service-tokens")
+    r.add_get("/service/journal/", control.get_journal, name="service-journal", allow_head=False)
+    r.add_delete("/service/journal/", control.clear_journal, name="service-journal-clear")

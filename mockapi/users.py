@@ -13,7 +13,7 @@ import pyotp
 from aiohttp import web
 from pydantic import BaseModel
 
-from mockapi.auth import authenticate
+from mockapi.auth import USER_KEY, authenticate
 from mockapi.errors import (
     ADFS_REQUIRED,
     HARDWARE_TOKEN_REQUIRED,
@@ -119,9 +119,10 @@ def run_attempt(
     return run_login(app[LOGIN_MACHINE], attempt), user
 
 
-def token_body(app: web.Application, user: User) -> dict[str, Any]:
+def token_body(request: web.Request, user: User) -> dict[str, Any]:
     """The login's 200 body with a new token for ``user``, the same on every login step."""
-    token = app[TOKENS].issue(user.id, user.username, user.roles)
+    request[USER_KEY] = user.username  # the journal attributes a successful login to its user
+    token = request.app[TOKENS].issue(user.id, user.username, user.roles)
     return {"data": {"access_token": token, "refresh_token": "", "token_type": "JWT"}}
 
 
@@ -134,7 +135,7 @@ async def login(request: web.Request) -> web.Response:
     if outcome is not LoginState.AUTHENTICATED:
         raise ApiError(REFUSALS[outcome])
     assert user is not None  # the machine authenticates known users only
-    return json_response(token_body(request.app, user))
+    return json_response(token_body(request, user))
 
 
 async def logout(request: web.Request) -> web.Response:

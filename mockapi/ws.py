@@ -298,7 +298,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     """``WS /api/v2/pools/ws/{client_id}/``: the user's task frames, and the echo."""
     # Imported here: mockapi.keys names Hub, and auth reads the keys, so a top-level import
     # would be circular.
-    from mockapi.auth import identify
+    from mockapi.auth import USER_KEY, identify
     from mockapi.keys import HUB
 
     if request.headers.get(hdrs.UPGRADE, "").strip().lower() != "websocket":
@@ -318,6 +318,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
 
     hub = request.app[HUB]
     user = identity.user
+    request[USER_KEY] = user.username
     peer = hub.connect(user.id, user.username, ws, request.transport)
     try:
         await ws.prepare(request)
