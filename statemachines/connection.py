@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from transitions import EventData, Machine
 
-from statemachines.registry import with_registry
+from statemachines.registry import build_machine
 from statemachines.task import Task
 
 
@@ -172,14 +172,4 @@ def build_connection_machine(on_change: ChangeHook | None = None) -> Machine:
             task = event.kwargs.get("task")
             on_change(conn, ConnectionState(transition.source), conn.status, task)
 
-    machine = Machine(
-        model=None,
-        states=STATES,
-        transitions=TRANSITIONS,
-        initial=INITIAL,
-        send_event=True,
-        auto_transitions=False,
-        after_state_change=after_state_change,
-    )
-    # One model per task (or per user and pool): adding and removing must not be linear.
-    return with_registry(machine)
+    return build_machine(STATES, TRANSITIONS, INITIAL, after_state_change)

@@ -49,6 +49,8 @@ from typing import TYPE_CHECKING, Any
 
 from transitions import EventData, Machine
 
+from statemachines.registry import build_machine
+
 #: The OTP is the server's date in this format (``250911``), as the original emulates TOTP.
 OTP_FORMAT = "%y%m%d"
 
@@ -292,14 +294,7 @@ class LoginAttempt:
 
 def build_login_machine() -> Machine:
     """The one login machine; each attempt is added as a model for the time of its checks."""
-    return Machine(
-        model=None,
-        states=STATES,
-        transitions=TRANSITIONS,
-        initial=INITIAL,
-        send_event=True,
-        auto_transitions=False,
-    )
+    return build_machine(STATES, TRANSITIONS, INITIAL)
 
 
 def run_login(machine: Machine, attempt: LoginAttempt) -> LoginState:

@@ -10,9 +10,10 @@ anyway: they are ``eq=False`` dataclasses.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
-from transitions import Machine
+from transitions import EventData, Machine
 
 
 class ModelRegistry:
@@ -41,6 +42,29 @@ class ModelRegistry:
 
     def __getitem__(self, index: int) -> object:
         return list(self._models.values())[index]
+
+
+def build_machine(
+    states: list[Any],
+    transitions: list[dict[str, Any]],
+    initial: str,
+    after_state_change: Callable[[EventData], None] | None = None,
+) -> Machine:
+    """A machine with the policy every mockapi machine follows.
+
+    ``send_event=True`` so every callback takes one ``EventData``; no auto transitions, so
+    only the table's transitions exist; models kept in a :class:`ModelRegistry`.
+    """
+    machine = Machine(
+        model=None,
+        states=states,
+        transitions=transitions,
+        initial=initial,
+        send_event=True,
+        auto_transitions=False,
+        after_state_change=after_state_change,
+    )
+    return with_registry(machine)
 
 
 def with_registry(machine: Machine) -> Machine:

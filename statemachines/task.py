@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from transitions import EventData, Machine
 
-from statemachines.registry import with_registry
+from statemachines.registry import build_machine
 
 
 class TaskStatus(StrEnum):
@@ -118,17 +118,7 @@ def build_task_machine(on_change: ChangeHook | None = None) -> Machine:
         if on_change is not None and isinstance(task, Task) and transition is not None:
             on_change(task, TaskStatus(transition.source), task.status)
 
-    machine = Machine(
-        model=None,
-        states=STATES,
-        transitions=TRANSITIONS,
-        initial=INITIAL,
-        send_event=True,
-        auto_transitions=False,
-        after_state_change=after_state_change,
-    )
-    # One model per task (or per user and pool): adding and removing must not be linear.
-    return with_registry(machine)
+    return build_machine(STATES, TRANSITIONS, INITIAL, after_state_change)
 
 
 def force(task: Task, status: TaskStatus, at: datetime) -> bool:

@@ -466,7 +466,7 @@ def test_an_attempt_is_a_model_only_while_its_checks_run(machine: Machine) -> No
     assert len(seen) == len(LOGIN_PATH) - 1  # one change per check run
     assert all(seen)
     assert login not in machine.models
-    assert machine.models == []
+    assert list(machine.models) == []
 
 
 def test_one_machine_serves_many_attempts(machine: Machine) -> None:
@@ -474,7 +474,7 @@ def test_one_machine_serves_many_attempts(machine: Machine) -> None:
     assert run_login(machine, first) is L.AUTHENTICATED
     assert run_login(machine, second) is L.AUTHENTICATED
     assert run_login(machine, attempt(None)) is L.UNKNOWN_USER
-    assert machine.models == []
+    assert list(machine.models) == []
 
 
 def test_the_attempt_is_removed_even_when_a_check_fails(machine: Machine) -> None:
@@ -492,7 +492,7 @@ def test_the_attempt_is_removed_even_when_a_check_fails(machine: Machine) -> Non
     )
     with pytest.raises(RuntimeError, match="boom"):
         run_login(machine, login)
-    assert machine.models == []
+    assert list(machine.models) == []
 
 
 def test_a_reused_attempt_starts_over_from_the_lookup(machine: Machine) -> None:
