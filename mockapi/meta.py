@@ -7,26 +7,27 @@ import socket
 from aiohttp import web
 
 from mockapi.keys import CLOCK, RUNTIME
-from mockapi.responses import json_response
+from mockapi.responses import model_response
+from mockapi.schemas import HealthBody, HealthData, HealthResponseData, VersionBody
 
 
 async def health(request: web.Request) -> web.Response:
     """Real hostname and the scenario clock's time (the original froze both)."""
-    return json_response(
-        {
-            "data": {
-                "code": 200,
-                "response_data": {
-                    "ok": True,
-                    "hostname": socket.gethostname(),
-                    "timestamp": request.app[CLOCK].time(),
-                    "detail": "",
-                },
-            }
-        }
+    return model_response(
+        HealthBody(
+            data=HealthData(
+                code=200,
+                response_data=HealthResponseData(
+                    ok=True,
+                    hostname=socket.gethostname(),
+                    timestamp=request.app[CLOCK].time(),
+                    detail="",
+                ),
+            )
+        )
     )
 
 
 async def version(request: web.Request) -> web.Response:
     """The version body; its values are scenario settings."""
-    return json_response({"data": request.app[RUNTIME].scenario.version.model_dump()})
+    return model_response(VersionBody(data=request.app[RUNTIME].scenario.version))

@@ -15,10 +15,10 @@ from urllib.parse import parse_qsl, urlsplit
 import aiohttp_jinja2
 from aiohttp import web
 from multidict import MultiMapping
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from mockapi.errors import INVALID_CREDENTIALS, OTP_INVALID, ApiError, ErrorSpec
-from mockapi.responses import json_response
+from mockapi.responses import model_response
 from mockapi.users import run_attempt, token_body
 from mockapi.validation import parse_body
 from statemachines.login import LoginState, LoginStep
@@ -162,7 +162,27 @@ class UnreadableForm(Exception):
     """A form body that is not form-encoded UTF-8; the page answers 400."""
 
 
-FORM_FIELDS = ("username", "password", "redirect_uri")
+class AdfsQuery(BaseModel):
+    """The sign-in page's query: the username to prefill and where to send the token."""
+
+    username: str = ""
+    redirect_uri: str | None = Field(
+        default=None,
+        description="An absolute http(s) URL or a client's custom scheme, without a fragment.",
+        examples=["spaceclient://cb"],
+    )
+
+
+class AdfsForm(BaseModel):
+    """The sign-in form, as the page posts it (form-encoded or multipart, UTF-8)."""
+
+    username: str | None = None
+    password: str | None = None
+    redirect_uri: str | None = None
+
+
+#: Read by :func:`read_form`; documented by :class:`AdfsForm`.
+FORM_FIELDS = tuple(AdfsForm.model_fields)
 
 
 async def read_form(request: web.Request) -> dict[str, str | None]:
@@ -245,8 +265,8 @@ async def adfs_submit(request: web.Request) -> web.Response:
     assert user is not None  # the machine authenticates known users only
     body = token_body(request, user)
     if redirect_uri is None:
-        return json_response(body)
-    location = token_redirect(redirect_uri, body["data"]["access_token"])
+        return model_response(body)
+    location = token_redirect(redirect_uri, body.data.access_token)
     return web.Response(
         status=302,
         headers={
@@ -260,6 +280,13 @@ async def adfs_submit(request: web.Request) -> web.Response:
 # -- hardware token ----------------------------------------------------------------------------
 class HardwareTokenBody(BaseModel):
     """The hardware-token step: the login's credentials plus the code the token shows."""
+
+    # user-3 of the default scenario: any six digits pass unless the scenario sets a code.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"username": "user-3", "password": "Bazalt1!", "token_code": "314159"}]
+        }
+    )
 
     username: str
     password: str | None
@@ -289,4 +316,4 @@ async def hardware_token(request: web.Request) -> web.Response:
     if outcome is not LoginState.AUTHENTICATED:
         raise ApiError(HARDWARE_TOKEN_REFUSALS.get(outcome, INVALID_CREDENTIALS))
     assert user is not None
-    return json_response(token_body(request, user))
+    return model_response(token_body(request, user))

@@ -22,10 +22,11 @@ from mockapi.errors import (
     ApiError,
 )
 from mockapi.keys import RUNTIME
-from mockapi.responses import json_response
+from mockapi.responses import model_response
 from mockapi.runtime import Runtime
+from mockapi.schemas import MachineBody, MachineOut, PoolOut, PoolsPage, TaskBody, TaskOut
 from mockapi.validation import parse_path, parse_path_body, parse_query
-from mockapi.world import Machine, Pool, User, task_to_dict
+from mockapi.world import Machine, Pool, User
 from statemachines.connection import Step1, Step2
 from statemachines.task import Task
 
@@ -39,7 +40,7 @@ class PoolsQuery(BaseModel):
 
 
 class PoolPath(BaseModel):
-    id: UUID4
+    id: UUID4 = Field(examples=["bc4f9e45-6b5a-41e6-bb85-ae91f4b8c413"])
 
 
 class ConnectionTypesMap(IntEnum):
@@ -75,14 +76,14 @@ async def list_pools(request: web.Request) -> web.StreamResponse:
     if query.is_favorite:
         pools = [pool for pool in pools if pool.is_favorite]
     start = (query.page - 1) * query.size
-    return json_response(
-        {
-            "data": [pool.to_dict() for pool in pools[start : start + query.size]],
-            "total": len(pools),
-            "page": query.page,
-            "size": query.size,
-            "pages": math.ceil(len(pools) / query.size),
-        }
+    return model_response(
+        PoolsPage.model_construct(
+            data=[PoolOut.of(pool) for pool in pools[start : start + query.size]],
+            total=len(pools),
+            page=query.page,
+            size=query.size,
+            pages=math.ceil(len(pools) / query.size),
+        )
     )
 
 
@@ -105,7 +106,7 @@ async def get_machine(request: web.Request) -> web.StreamResponse:
     if answer is Step1.CANNOT_EXPAND or task is None:
         raise ApiError(POOL_CANNOT_EXPAND)
     status = 200 if answer is Step1.COMPLETED_TASK else 202
-    return json_response({"data": task_to_dict(task)}, status=status)
+    return model_response(TaskBody(data=TaskOut.of(task)), status=status)
 
 
 async def connect_machine(request: web.Request) -> web.StreamResponse:
@@ -116,7 +117,7 @@ async def connect_machine(request: web.Request) -> web.StreamResponse:
     pool = _assigned_pool(runtime, user, path)
     answer, result = runtime.request_connection(user, pool)
     if answer is Step2.CONNECTION_DATA and isinstance(result, Machine):
-        return json_response({"data": result.to_dict()})
+        return model_response(MachineBody(data=MachineOut.of(result)))
     if isinstance(result, Task):
-        return json_response({"data": task_to_dict(result)}, status=202)
+        return model_response(TaskBody(data=TaskOut.of(result)), status=202)
     raise ApiError(NO_ELIGIBLE_MACHINE)

@@ -7,19 +7,19 @@ not exist (404), so task ids cannot be probed.
 from __future__ import annotations
 
 from aiohttp import web
-from pydantic import UUID4, BaseModel
+from pydantic import UUID4, BaseModel, Field
 
 from mockapi.auth import authenticate
 from mockapi.errors import NOT_FOUND, ApiError
 from mockapi.keys import RUNTIME
-from mockapi.responses import json_response
+from mockapi.responses import model_response
+from mockapi.schemas import TaskBody, TaskDone, TaskDoneBody, TaskOut
 from mockapi.validation import parse_path
-from mockapi.world import task_to_dict
 from statemachines.task import Task
 
 
 class TaskPath(BaseModel):
-    task_id: UUID4
+    task_id: UUID4 = Field(examples=["fabb9a84-ae96-4d07-b5a0-329ea70fa476"])
 
 
 async def _visible_task(request: web.Request) -> Task:
@@ -33,10 +33,10 @@ async def _visible_task(request: web.Request) -> Task:
 
 async def get_task(request: web.Request) -> web.StreamResponse:
     """The task object."""
-    return json_response({"data": task_to_dict(await _visible_task(request))})
+    return model_response(TaskBody(data=TaskOut.of(await _visible_task(request))))
 
 
 async def is_done(request: web.Request) -> web.StreamResponse:
     """True for every terminal status (the original said false for CANCELLED forever)."""
     task = await _visible_task(request)
-    return json_response({"data": {"is_done": task.is_done}})
+    return model_response(TaskDoneBody(data=TaskDone(is_done=task.is_done)))

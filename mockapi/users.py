@@ -7,11 +7,10 @@ order of the checks lives in :mod:`statemachines.login`, not here.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import pyotp
 from aiohttp import web
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from mockapi.auth import USER_KEY, authenticate
 from mockapi.errors import (
@@ -24,8 +23,9 @@ from mockapi.errors import (
     ErrorSpec,
 )
 from mockapi.keys import CLOCK, LOGIN_MACHINE, RUNTIME, TOKENS
-from mockapi.responses import json_response
+from mockapi.responses import model_response
 from mockapi.scenario import UserFields, user_fields
+from mockapi.schemas import SecuritySettings, SettingsBody, TokenBody, TokenData, UserSettings
 from mockapi.validation import parse_body
 from mockapi.world import User
 from statemachines.login import (
@@ -40,6 +40,16 @@ from statemachines.login import (
 
 class LoginBody(BaseModel):
     """The login body; ``password`` may be null but must be present. Extra keys are ignored."""
+
+    # The default scenario's users: a plain login, and an OTP user's first step (428/100).
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"username": "astravdi", "password": "Bazalt1!", "ldap": False},
+                {"username": "user-4", "password": "Bazalt1!", "ldap": False, "otp_code": None},
+            ]
+        }
+    )
 
     username: str
     password: str | None
@@ -116,14 +126,16 @@ def run_attempt(
         expected_totp=expected_totp,
         token_code=token_code,
     )
-    return run_login(app[LOGIN_MACHINE], attempt), user
+    outcome = run_login(app[LOGIN_MACHINE], attempt)
+    runtime.note_login(username, user, outcome.value)
+    return outcome, user
 
 
-def token_body(request: web.Request, user: User) -> dict[str, Any]:
+def token_body(request: web.Request, user: User) -> TokenBody:
     """The login's 200 body with a new token for ``user``, the same on every login step."""
     request[USER_KEY] = user.username  # the journal attributes a successful login to its user
     token = request.app[TOKENS].issue(user.id, user.username, user.roles)
-    return {"data": {"access_token": token, "refresh_token": "", "token_type": "JWT"}}
+    return TokenBody(data=TokenData(access_token=token, refresh_token="", token_type="JWT"))
 
 
 async def login(request: web.Request) -> web.Response:
@@ -135,7 +147,7 @@ async def login(request: web.Request) -> web.Response:
     if outcome is not LoginState.AUTHENTICATED:
         raise ApiError(REFUSALS[outcome])
     assert user is not None  # the machine authenticates known users only
-    return json_response(token_body(request, user))
+    return model_response(token_body(request, user))
 
 
 async def logout(request: web.Request) -> web.Response:
@@ -145,54 +157,20 @@ async def logout(request: web.Request) -> web.Response:
     return web.Response(status=205)
 
 
-def settings_body(user: User) -> dict[str, Any]:
+def settings_body(user: User) -> SettingsBody:
     """The original's constant settings; only the three MFA flags come from the user."""
-    return {
-        "data": {
-            "general": {
-                "admin_mode_enabled": False,
-                "file_logging_enabled": False,
-                "default_remote_protocol": 1,
-                "last_pool_autoconnect_enabled": False,
-                "automatically_install_updates_enabled": True,
-                "documentation_url": "https://spacevm.ru/client-docs/latest/",
-            },
-            "security": {
-                "otp_enabled": user.otp,
-                "adfs_enabled": user.adfs,
-                "hardware_token_enabled": user.hardware_token,
-                "domain_username_format_enabled": False,
-                "sc_permissions": [],
-            },
-            "net": {
-                "network_timeout": 15,
-                "ws_channels": [{"channel": "api/v2/pools/ws/", "event": "pool_update"}],
-            },
-            "protocols": [
-                {
-                    "id": 1,
-                    "name": "GLINT",
-                    "version": "1.0.0",
-                    "image_format": "BGRX32",
-                    "fps": 30,
-                    "keep_session_enabled": False,
-                    "full_screen_enabled": True,
-                    "multi_screen_enabled": False,
-                    "scale_image_enabled": True,
-                    "full_image_redraw_enabled": False,
-                    "hardware_acceleration_options": {
-                        "hardware_acceleration_enabled": False,
-                        "video_compression_codec": "AVC420",
-                        "h264_bitrate_mbs": 3,
-                    },
-                    "audio_playback_mode": "CLIENT",
-                }
-            ],
-        }
-    }
+    return SettingsBody(
+        data=UserSettings(
+            security=SecuritySettings(
+                otp_enabled=user.otp,
+                adfs_enabled=user.adfs,
+                hardware_token_enabled=user.hardware_token,
+            )
+        )
+    )
 
 
 async def user_settings(request: web.Request) -> web.Response:
     """The client settings of the caller."""
     identity = authenticate(request)
-    return json_response(settings_body(identity.user))
+    return model_response(settings_body(identity.user))

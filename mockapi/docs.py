@@ -1,0 +1,143 @@
+"""The documents and the Swagger UI: ``/openapi.json``, ``/asyncapi.json``, ``/docs``.
+
+Client teams work on closed networks, so the page loads nothing from anywhere else: Swagger
+UI's files come from the installed ``swagger-ui-bundle-v2`` package (upstream swagger-ui-dist,
+unchanged; the original ``swagger-ui-bundle`` ships Swagger UI 4, which cannot show an
+OpenAPI 3.1 document) and are served under ``/docs/static/``, and a Content-Security-Policy
+holds the page to its own origin.
+"""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+from importlib.resources.abc import Traversable
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+from pydantic import BaseModel, Field
+from swagger_ui_bundle import swagger_ui_path
+
+from mockapi.responses import dumps
+
+DOCS_TEMPLATE = "docs.html"
+
+
+def _swagger(name: str) -> Traversable:
+    path: Traversable = swagger_ui_path / name
+    return path
+
+
+def _own(name: str) -> Traversable:
+    return resources.files("mockapi") / "static" / name
+
+
+#: Every file the page may load: name → (where it is, its media type). Nothing else is served.
+ASSETS: dict[str, tuple[Traversable, str]] = {
+    "swagger-ui.css": (_swagger("swagger-ui.css"), "text/css"),
+    "swagger-ui.css.map": (_swagger("swagger-ui.css.map"), "application/json"),
+    "swagger-ui-bundle.js": (_swagger("swagger-ui-bundle.js"), "text/javascript"),
+    "swagger-ui-bundle.js.map": (_swagger("swagger-ui-bundle.js.map"), "application/json"),
+    "swagger-ui-standalone-preset.js": (
+        _swagger("swagger-ui-standalone-preset.js"),
+        "text/javascript",
+    ),
+    "swagger-ui-standalone-preset.js.map": (
+        _swagger("swagger-ui-standalone-preset.js.map"),
+        "application/json",
+    ),
+    "favicon-32x32.png": (_swagger("favicon-32x32.png"), "image/png"),
+    "favicon-16x16.png": (_swagger("favicon-16x16.png"), "image/png"),
+    # Ours: starts Swagger UI. A file rather than an inline script, so the policy can say
+    # script-src 'self' and nothing else.
+    "docs.js": (_own("docs.js"), "text/javascript"),
+}
+
+#: What the static route answers, by media type, for the document (schemas of the bodies).
+ASSET_MEDIA: dict[str, dict[str, Any]] = {
+    "text/javascript": {"type": "string"},
+    "text/css": {"type": "string"},
+    "application/json": {"type": "object"},
+    "image/png": {},
+}
+
+
+class AssetPath(BaseModel):
+    """A file of the docs page; any other name is 404."""
+
+    filename: str = Field(json_schema_extra={"enum": list(ASSETS)}, examples=["swagger-ui.css"])
+
+
+#: The page's policy: everything from this origin only. Swagger UI sets inline styles and
+#: shows data: images (its SVG icons), hence those two allowances.
+DOCS_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; "
+        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+async def openapi_json(request: web.Request) -> web.Response:
+    """The OpenAPI 3.1 document, generated from the route table the server runs."""
+    return web.Response(body=_openapi_bytes(), content_type="application/json")
+
+
+@functools.cache
+def _openapi_bytes() -> bytes:
+    # The table and its models never change while the process runs: build once, on first use
+    # (not in create_app, which every test calls).
+    from mockapi.openapi import build_openapi
+    from mockapi.routes import ROUTES  # the table names these handlers: import it late
+
+    return dumps(build_openapi(ROUTES))
+
+
+async def asyncapi_json(request: web.Request) -> web.Response:
+    """The AsyncAPI 3.0 document of the WebSocket, with this server as its host."""
+    from mockapi.asyncapi import build_asyncapi
+
+    return web.Response(body=dumps(build_asyncapi(request.host)), content_type="application/json")
+
+
+async def docs_page(request: web.Request) -> web.Response:
+    """Swagger UI on /openapi.json; "Authorize" takes the value `JWT <token>`."""
+    router = request.app.router
+
+    def asset(name: str) -> str:
+        return str(router["docs-static"].url_for(filename=name))
+
+    context = {
+        "css": asset("swagger-ui.css"),
+        "favicon": asset("favicon-32x32.png"),
+        "scripts": [
+            asset("swagger-ui-bundle.js"),
+            asset("swagger-ui-standalone-preset.js"),
+            asset("docs.js"),
+        ],
+        "openapi_url": str(router["openapi"].url_for()),
+    }
+    response = aiohttp_jinja2.render_template(DOCS_TEMPLATE, request, context)
+    response.headers.update(DOCS_HEADERS)
+    return response
+
+
+@functools.cache
+def _asset_bytes(name: str) -> bytes:
+    return ASSETS[name][0].read_bytes()
+
+
+async def docs_static(request: web.Request) -> web.Response:
+    """One file of the docs page, from the installed packages."""
+    name = request.match_info["filename"]
+    if name not in ASSETS:
+        raise web.HTTPNotFound()
+    return web.Response(
+        body=_asset_bytes(name),
+        content_type=ASSETS[name][1],
+        headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"},
+    )
