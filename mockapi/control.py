@@ -17,12 +17,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mockapi.clock import Clock, iso_z
 from mockapi.errors import NOT_FOUND, ApiError, Conflict, ValidationFailed
-from mockapi.keys import CLOCK, HUB, JOURNAL, RUNTIME, TOKENS
-from mockapi.responses import json_response
+from mockapi.faults import DuplicateFault, FaultBody, FaultList, FaultSpec, UnknownUser
+from mockapi.keys import CLOCK, FAULTS, HUB, JOURNAL, RUNTIME, TOKENS
+from mockapi.responses import json_response, model_response
 from mockapi.runtime import Runtime, TransitionRefused, UnknownTask
 from mockapi.scenario import Scenario, ScenarioError, parse_text
 from mockapi.validation import (
     parse_body,
+    parse_path,
     parse_path_body,
     parse_query,
     validation_item,
@@ -215,4 +217,57 @@ async def get_journal(request: web.Request) -> web.StreamResponse:
 async def clear_journal(request: web.Request) -> web.StreamResponse:
     """``DELETE /service/journal/``: forget every entry (sequence numbers keep growing)."""
     request.app[JOURNAL].clear()
+    return web.Response(status=204)
+
+
+# -- faults (issue 7) ----------------------------------------------------------------------
+
+
+async def list_faults(request: web.Request) -> web.StreamResponse:
+    """``GET /service/faults/``: every fault in matching order, with its remaining count
+    (null: no count) and hits; spent faults stay listed with ``remaining: 0``."""
+    faults = request.app[FAULTS].faults
+    return model_response(FaultList(data=[fault.view() for fault in faults]))
+
+
+async def add_fault(request: web.Request) -> web.StreamResponse:
+    """``POST /service/faults/``: add a fault after the others (the scenario's ``[[faults]]``
+    keys); 201 with it, its id generated when none is given. A reset removes it."""
+    spec = await parse_body(request, FaultSpec)
+    try:
+        fault = request.app[FAULTS].add(spec)
+    except UnknownUser:
+        raise ValidationFailed(
+            [
+                validation_item(
+                    "value_error",
+                    ["body", "user"],
+                    f"Value error, unknown user {spec.user!r}",
+                    spec.user,
+                    {"error": {}},
+                )
+            ]
+        ) from None
+    except DuplicateFault:
+        raise Conflict(f"A fault with id {spec.id!r} exists already.") from None
+    return model_response(FaultBody(data=fault.view()), status=201)
+
+
+class FaultPath(BaseModel):
+    id: str
+
+
+async def delete_fault(request: web.Request) -> web.StreamResponse:
+    """``DELETE /service/faults/{id}/``: remove one fault (a frame-loss burst it started
+    stops; frames it holds still arrive when due); 404 if there is no such fault."""
+    path = await parse_path(request, FaultPath)
+    if not request.app[FAULTS].remove(path.id):
+        raise ApiError(NOT_FOUND)
+    return web.Response(status=204)
+
+
+async def clear_faults(request: web.Request) -> web.StreamResponse:
+    """``DELETE /service/faults/``: remove every fault, the scenario's included (until a
+    reset restores them)."""
+    request.app[FAULTS].clear()
     return web.Response(status=204)

@@ -232,3 +232,127 @@ def test_ids_in_other_spellings_are_still_duplicates() -> None:
     assert caught.value.problems == [
         'users[1].id: duplicate "7e1459c2-3e19-4c3d-98f5-8344d44ae6f4" (first at users[0])'
     ]
+
+
+# --- [[faults]] (issue 7) ------------------------------------------------------------------------
+
+
+def test_faults_load_with_their_matches_and_actions() -> None:
+    text = WORLD + (
+        '\n[[faults]]\nid = "slow"\nmethod = "post"\npath = "/api/v2/users/login/"\n'
+        f'user = "{ANN.upper()}"\ndelay_s = 2.5\nprobability = 0.5\ncount = 3\n'
+        '\n[[faults]]\nuser = "ann"\nframe_status = "RUNNING"\nclose = 1012\n'
+    )
+    slow, close = parse_text(text, "toml").faults
+    assert (slow.id, slow.method, slow.user, slow.delay_s, slow.count) == (
+        "slow", "POST", ANN.upper(), 2.5, 3,
+    )  # fmt: skip
+    assert (close.id, close.frame_status, close.close, close.probability) == (
+        None, "RUNNING", 1012, 1.0,
+    )  # fmt: skip
+
+
+def test_bad_faults_are_reported_with_their_paths_all_in_one_run() -> None:
+    text = (
+        WORLD
+        + """
+[[faults]]
+id = "x"
+path = "/api/v2/version/"
+
+[[faults]]
+path = "/api/v2/version/"
+status = 503
+probability = 1.5
+
+[[faults]]
+user = "nobody"
+close = 1005
+
+[[faults]]
+id = "x"
+delay_s = 1
+lose_frames = 2
+
+[[faults]]
+path = "api/v2/version/"
+method = "FETCH"
+status = 200
+
+[[faults]]
+path = "/service/reset/"
+drop = true
+colour = "red"
+
+[[faults]]
+status = 503
+frame_status = "RUNNING"
+
+[[faults]]
+drop = true
+status = 500
+
+[[faults]]
+delay_s = 0
+
+[[faults]]
+lose_frames = 1
+delay_frames_s = 1
+
+[[faults]]
+body = { detail = "x" }
+drop = true
+
+[[faults]]
+path = "/api/v2/pools/"
+close = 1011
+"""
+    )
+    assert problems(text) == [
+        "faults[0]: Value error, no action: give delay_s, status or drop (HTTP), or close,"
+        " lose_frames or delay_frames_s (WebSocket)",
+        "faults[1].probability: Input should be less than or equal to 1",
+        "faults[2].close: Value error, close must be a code a server may send: 1000-1003,"
+        " 1007-1014, 3000-4999",
+        "faults[3]: Value error, delay_s acts on HTTP and lose_frames on WebSockets: make them"
+        " two faults",
+        "faults[4].method: Value error, method must be one of GET, POST, PUT, PATCH, DELETE,"
+        " HEAD, OPTIONS",
+        'faults[4].path: Value error, path must start with "/" (a pattern such as'
+        " /api/v2/pools/*/)",
+        "faults[4].status: Input should be greater than or equal to 400",
+        "faults[5].path: Value error, /service/ is never faulted (the control API stays reachable)",
+        "faults[5].colour: unknown key",
+        "faults[6]: Value error, frame_status and frame_kind match frames: an HTTP fault cannot"
+        " use them",
+        "faults[7]: Value error, status and drop: a dropped answer has no status",
+        "faults[8].delay_s: Input should be greater than 0",
+        "faults[9]: Value error, lose_frames and delay_frames_s: a lost frame cannot also be late",
+        "faults[10]: Value error, body and headers are the answer of status: give status",
+        "faults[11]: Value error, method and path match requests: a WebSocket fault cannot use"
+        " them",
+        'faults[3].id: duplicate "x" (first at faults[0])',
+        'faults[2].user: unknown user "nobody"',
+    ]
+
+
+@pytest.mark.parametrize("code", [1000, 1003, 1007, 1011, 1012, 1014, 3000, 4999])
+def test_a_fault_may_close_with_any_code_a_server_may_send(code: int) -> None:
+    (fault,) = parse_text(WORLD + f"\n[[faults]]\nclose = {code}\n", "toml").faults
+    assert fault.close == code
+
+
+@pytest.mark.parametrize("code", [999, 1004, 1005, 1006, 1015, 2999, 5000])
+def test_a_fault_may_not_close_with_a_reserved_code(code: int) -> None:
+    assert problems(WORLD + f"\n[[faults]]\nclose = {code}\n") == [
+        "faults[0].close: Value error, close must be a code a server may send: 1000-1003,"
+        " 1007-1014, 3000-4999"
+    ]
+
+
+def test_a_user_group_is_capped_so_a_scenario_put_cannot_stall_the_server() -> None:
+    with pytest.raises(ScenarioError) as caught:
+        parse_scenario({"user_groups": [{"prefix": "load", "count": 100_001}]})
+    assert caught.value.problems == [
+        "user_groups[0].count: Input should be less than or equal to 100000"
+    ]
