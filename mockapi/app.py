@@ -10,11 +10,23 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from mockapi.clock import Clock, iso_z
+from mockapi.clock import Clock
+from mockapi.dashboard import setup_dashboard
 from mockapi.errors import error_middleware
+from mockapi.faults import FaultEngine
 from mockapi.journal import Journal
-from mockapi.keys import CLOCK, HUB, JOURNAL, LOGIN_MACHINE, RUNTIME, SETTINGS, TOKENS, WATCHER
-from mockapi.middlewares import journal_middleware, service_token_middleware
+from mockapi.keys import (
+    CLOCK,
+    FAULTS,
+    HUB,
+    JOURNAL,
+    LOGIN_MACHINE,
+    RUNTIME,
+    SETTINGS,
+    TOKENS,
+    WATCHER,
+)
+from mockapi.middlewares import fault_middleware, journal_middleware, service_token_middleware
 from mockapi.routes import setup_routes
 from mockapi.runtime import ClockOverrides, Runtime
 from mockapi.scenario import Scenario, default_scenario_path, load_scenario
@@ -37,7 +49,9 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _close_sockets(app: web.Application) -> None:
-    # on_shutdown runs before the server waits for handlers, so open sockets end at once (1001).
+    # on_shutdown runs before the server waits for handlers, so open sockets end at once (1001)
+    # and requests held by a delay fault go on instead of waiting for a clock that has stopped.
+    app[FAULTS].release()
     await app[HUB].close_all()
 
 
@@ -52,24 +66,34 @@ def create_app(
     secret = settings.jwt_secret.encode() if settings.jwt_secret else random_secret()
     tokens = TokenService(secret, clock)
     hub = Hub()
-    journal = Journal(lambda: iso_z(clock.now()))
+    journal = Journal(clock.time)
 
-    def publish(user_id: uuid.UUID, frame: dict[str, Any]) -> None:
-        # Every task frame goes to the journal and to the owner's sockets, in that order.
+    def deliver(user_id: uuid.UUID, frame: dict[str, Any]) -> None:
+        # Every frame sent goes to the journal and to the owner's sockets, in that order.
         user = runtime.world.users.get(user_id)
         journal.record_ws(user.username if user else None, frame)
         hub.publish(user_id, frame)
 
+    # Task frames pass the WebSocket faults (lost, late, followed by a close) on their way.
+    faults = FaultEngine(clock, journal, hub, deliver)
     runtime = Runtime(
         scenario,
         clock,
         tokens,
-        publish,
+        faults.publish,
         ClockOverrides(time_scale=settings.time_scale, mode=settings.clock, seed=settings.seed),
     )
+    # A reset (control API, new scenario, --watch) restores the scenario's faults.
+    faults.load(runtime.scenario.faults, runtime.world)
+    runtime.on_reset.add(lambda: faults.load(runtime.scenario.faults, runtime.world))
 
     app = web.Application(
-        middlewares=[journal_middleware, service_token_middleware, error_middleware],
+        middlewares=[
+            journal_middleware,
+            fault_middleware,
+            service_token_middleware,
+            error_middleware,
+        ],
         client_max_size=MAX_BODY,
     )
     app[SETTINGS] = settings
@@ -78,6 +102,7 @@ def create_app(
     app[HUB] = hub
     app[RUNTIME] = runtime
     app[JOURNAL] = journal
+    app[FAULTS] = faults
     app[LOGIN_MACHINE] = build_login_machine()
     # Pages (the ADFS sign-in) render from the package's templates; autoescape stays on.
     aiohttp_jinja2.setup(app, loader=jinja2.PackageLoader("mockapi", "templates"))
@@ -92,5 +117,7 @@ def create_app(
         watcher = ScenarioWatcher(settings.scenario, reload)
         app[WATCHER] = watcher
         app.cleanup_ctx.append(watch_context(watcher))
+    # The live dashboard hears every change of the clock, the runtime and the hub.
+    setup_dashboard(app)
     setup_routes(app)
     return app

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Literal
 
+from mockapi.listeners import Listeners
+
 log = logging.getLogger(__name__)
 
 ClockMode = Literal["real", "manual"]
@@ -67,6 +69,8 @@ class Clock:
         self._seq = itertools.count()
         self._handle: asyncio.TimerHandle | None = None
         self._firing = False
+        #: Told after each change of mode, scale or time (not as real time flows by).
+        self.listeners = Listeners()
 
     @staticmethod
     def _validate_scale(time_scale: float) -> None:
@@ -106,12 +110,14 @@ class Clock:
         self._reanchor()
         self._mode = mode
         self._arm()
+        self.listeners()
 
     def set_time_scale(self, time_scale: float) -> None:
         self._validate_scale(time_scale)
         self._reanchor()
         self._scale = time_scale
         self._arm()
+        self.listeners()
 
     def reset(self, start: float | None, mode: ClockMode, time_scale: float) -> None:
         """Drop every timer and start over at ``start`` (now when None)."""
@@ -124,6 +130,7 @@ class Clock:
         self._anchor_value = time.time() if start is None else start
         self._anchor_mono = time.monotonic()
         self._arm()
+        self.listeners()
 
     def _jump_to(self, value: float) -> None:
         current = self.time()
@@ -143,6 +150,7 @@ class Clock:
         fired = self._fire_due(until=target)
         self._jump_to(target)
         self._arm()
+        self.listeners()
         return fired
 
     # -- timers --------------------------------------------------------------------------

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aiohttp import web
 from transitions import Machine
 
 from mockapi.clock import Clock
+from mockapi.faults import FaultEngine
 from mockapi.journal import Journal
 from mockapi.runtime import Runtime
 from mockapi.settings import Settings
 from mockapi.tokens import TokenService
 from mockapi.watch import ScenarioWatcher
 from mockapi.ws import Hub
+
+if TYPE_CHECKING:
+    # The dashboard's handlers read these keys: a runtime import would be circular.
+    from mockapi.dashboard import Feed
 
 SETTINGS = web.AppKey("settings", Settings)
 CLOCK = web.AppKey("clock", Clock)
@@ -23,3 +30,7 @@ LOGIN_MACHINE = web.AppKey("login_machine", Machine)
 JOURNAL = web.AppKey("journal", Journal)
 #: Present only with ``--watch``.
 WATCHER = web.AppKey("watcher", ScenarioWatcher)
+#: The active faults (issue 7): HTTP through the fault middleware, frames through ``publish``.
+FAULTS = web.AppKey("faults", FaultEngine)
+#: The live dashboard's feed (every open dashboard page).
+DASHBOARD: web.AppKey[Feed] = web.AppKey("dashboard")

@@ -12,9 +12,11 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from mockapi.clock import Clock, Timer
+from mockapi.listeners import Listeners
 from mockapi.scenario import RuleSpec, Scenario, Timing, normalise_ref
 from mockapi.tokens import TokenService
 from mockapi.world import Machine, Pool, User, World, task_frame
@@ -53,6 +55,15 @@ class Plan:
 
 
 @dataclass(frozen=True, slots=True)
+class LoginRecord:
+    """Where a login attempt stopped (a state of the login machine), and when."""
+
+    username: str
+    outcome: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class ClockOverrides:
     """Clock settings from the command line, which win over the scenario's."""
 
@@ -82,6 +93,15 @@ class Runtime:
         self.connection_machine = build_connection_machine(self._on_connection_change)
         self.connections: dict[tuple[uuid.UUID, uuid.UUID], Connection] = {}
         self.plans: dict[uuid.UUID, Plan] = {}
+        #: The last login attempt of each scenario user, and the last attempt of anyone (an
+        #: unknown username included): the login machine holds no attempt between requests.
+        self.logins: dict[uuid.UUID, LoginRecord] = {}
+        self.last_login: LoginRecord | None = None
+        #: Told after every change of the world (tasks, connections, logins, a reset).
+        self.listeners = Listeners()
+        #: Told after a reset built the new world, before :attr:`listeners`: what lives next
+        #: to the world and starts over with it (the scenario's faults).
+        self.on_reset = Listeners()
         self.scenario = scenario
         self.world: World
         self.reset(scenario)
@@ -100,6 +120,8 @@ class Runtime:
             self.connection_machine.remove_model(model)
         self.plans.clear()
         self.connections.clear()
+        self.logins.clear()
+        self.last_login = None
         settings = self.scenario.settings
         self.clock.reset(
             start=settings.start.timestamp() if settings.start else None,
@@ -110,6 +132,8 @@ class Runtime:
         self.tokens.clear_revoked()
         self.world = World(self.scenario, self.overrides.seed)
         self._seed_connections()
+        self.on_reset()
+        self.listeners()
 
     def _seed_connections(self) -> None:
         """Put each (user, pool) the scenario touches in the state its machines and tasks imply.
@@ -226,6 +250,7 @@ class Runtime:
         )
         self.world.tasks[task.id] = task
         conn.expand_task = task
+        self.listeners()
         return task
 
     def _take_machine(self, pool: Pool) -> Machine:
@@ -245,7 +270,17 @@ class Runtime:
             "created %d pool(s) with %d free machine(s) each, assigned to %d user(s): %s",
             len(pools), machines_per_pool, len(users), ", ".join(p.name for p in pools),
         )  # fmt: skip
+        self.listeners()
         return pools
+
+    # -- logins ----------------------------------------------------------------------------
+    def note_login(self, username: str, user: User | None, outcome: str) -> None:
+        """Remember where a login attempt stopped (the dashboard marks it on the diagram)."""
+        record = LoginRecord(username=username, outcome=outcome, at=self.clock.now())
+        self.last_login = record
+        if user is not None:  # only scenario users: unknown names must not grow memory
+            self.logins[user.id] = record
+        self.listeners()
 
     # -- tasks -----------------------------------------------------------------------------
     def rule_for(self, user: User, pool: Pool | None, kind: TaskKind) -> RuleSpec | None:
@@ -310,6 +345,7 @@ class Runtime:
             task.id, task.kind.value, user.username, pool.name,
             plan.pending_s, plan.running_s, plan.outcome.value,
         )  # fmt: skip
+        self.listeners()
 
     def _timer_start(self, task: Task) -> None:
         task.start(at=self.clock.now(), reason="timer")
@@ -349,6 +385,7 @@ class Runtime:
         except Exception:
             # The change has happened; a broken broadcast must not undo or stop it (§10).
             log.exception("publishing %s of task %s failed", dest.value, task.id)
+        self.listeners()
 
     def _settle(self, task: Task, user: User | None, pool: Pool | None) -> None:
         """A finished task moves its connection and hands out or returns its machine."""
@@ -390,6 +427,7 @@ class Runtime:
             source.value, dest.value, task.id if task else None,
             task.kind.value if task else None, task.state if task else None,
         )  # fmt: skip
+        self.listeners()
 
 
 _FINISH_TRIGGER = {

@@ -73,7 +73,7 @@ async def test_an_unknown_path_without_a_slash_is_404_not_307(client: Client) ->
 @pytest.mark.parametrize(
     "path",
     [
-        "/",
+        "/dashboard/",  # GET / is the live dashboard (issue 5); its neighbours stay unknown
         "/api/v2/",
         "/api/v2/nothing/",
         "/api/v3/health/",
