@@ -1,0 +1,116 @@
+"""The service-token guard (``--service-token``) and the journal middleware around it."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from pytest_aiohttp import AiohttpClient
+
+from mockapi.app import create_app
+from mockapi.settings import Settings
+from tests.conftest import SECRET
+from tests.helpers import Client, auth, login
+from tests.mockapi.answers import PERMISSION_DENIED, expect
+
+TOKEN = "s3rvice-token-for-tests"
+HEADER = "X-Service-Token"
+SERVICE_ROUTES = [
+    ("GET", "/service/clock/"),
+    ("POST", "/service/reset/"),
+    ("GET", "/service/scenario/"),
+    ("GET", "/service/journal/"),
+    ("DELETE", "/service/journal/"),
+    ("GET", "/service/all-users/"),
+    ("GET", "/service/all-tasks/"),
+]
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(jwt_secret=SECRET, clock="manual", service_token=TOKEN)
+
+
+@pytest.mark.parametrize(("method", "path"), SERVICE_ROUTES)
+async def test_service_routes_without_the_header_are_403_999(
+    client: Client, method: str, path: str
+) -> None:
+    await expect(await client.request(method, path), PERMISSION_DENIED)
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        pytest.param("wrong", id="wrong"),
+        pytest.param("", id="empty"),
+        pytest.param(TOKEN.upper(), id="other case"),
+        pytest.param(TOKEN[:-1], id="prefix"),
+        pytest.param(TOKEN + "x", id="longer"),
+        pytest.param(f"Bearer {TOKEN}", id="with a scheme"),
+    ],
+)
+async def test_a_wrong_service_token_is_403_999(client: Client, given: str) -> None:
+    await expect(await client.get("/service/clock/", headers={HEADER: given}), PERMISSION_DENIED)
+
+
+async def test_a_service_token_that_is_not_utf8_is_403_not_a_500(client: Client) -> None:
+    # aiohttp decodes such header bytes to surrogates; the guard once raised on them.
+    assert client.port is not None
+    reader, writer = await asyncio.open_connection("127.0.0.1", client.port)
+    writer.write(
+        b"GET /service/clock/ HTTP/1.1\r\nHost: mockapi\r\nConnection: close\r\n"
+        b"X-Service-Token: \xff\xfe\r\n\r\n"
+    )
+    answer = await reader.read()
+    writer.close()
+    await writer.wait_closed()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 403 ")
+    assert body == b'{"detail":[{"msg":"Permission denied.","err_code":999,"type":"default"}]}'
+
+
+@pytest.mark.parametrize(("method", "path"), SERVICE_ROUTES)
+async def test_the_right_service_token_opens_every_service_route(
+    client: Client, method: str, path: str
+) -> None:
+    resp = await client.request(method, path, headers={HEADER: TOKEN})
+    assert resp.status in (200, 204), await resp.text()
+
+
+async def test_the_header_name_is_case_insensitive(client: Client) -> None:
+    resp = await client.get("/service/clock/", headers={HEADER.lower(): TOKEN})
+    assert resp.status == 200
+
+
+async def test_an_unknown_service_path_is_guarded_too(client: Client) -> None:
+    # The guard runs before routing: without the token nothing under /service/ is revealed.
+    await expect(await client.get("/service/no-such-route/"), PERMISSION_DENIED)
+    resp = await client.get("/service/no-such-route/", headers={HEADER: TOKEN})
+    assert (resp.status, await resp.json()) == (404, {"detail": "Not Found"})
+
+
+async def test_api_routes_are_unaffected(client: Client) -> None:
+    assert (await client.get("/api/v2/version/")).status == 200
+    token = await login(client)
+    resp = await client.get("/api/v2/pools/", headers=auth(token))
+    assert resp.status == 200
+    # A stray or wrong service token on an API route changes nothing either.
+    resp = await client.get("/api/v2/pools/", headers={**auth(token), HEADER: "wrong"})
+    assert resp.status == 200
+
+
+async def test_without_a_configured_token_service_routes_are_open(
+    aiohttp_client: AiohttpClient,
+) -> None:
+    client = await aiohttp_client(create_app(Settings(jwt_secret=SECRET, clock="manual")))
+    assert (await client.get("/service/clock/")).status == 200
+    assert (await client.get("/service/clock/", headers={HEADER: "anything"})).status == 200
+
+
+async def test_a_refused_service_request_is_journaled_with_its_403(client: Client) -> None:
+    await client.post("/service/reset/")
+    resp = await client.get("/service/journal/", headers={HEADER: TOKEN})
+    entries = (await resp.json())["entries"]
+    assert [(e["method"], e["path"], e["status"], e["user"]) for e in entries] == [
+        ("POST", "/service/reset/", 403, None)
+    ]
