@@ -24,7 +24,7 @@ from aiohttp import web
 from mockapi.app import create_app
 from mockapi.keys import CLOCK, RUNTIME
 from mockapi.scenario import Scenario, ScenarioError, default_scenario_path, load_scenario
-from mockapi.settings import DEFAULT_HOST, DEFAULT_PORT, Settings
+from mockapi.settings import DEFAULT_HOST, DEFAULT_IDLE_TIMEOUT_S, DEFAULT_PORT, Settings
 
 log = logging.getLogger("mockapi")
 
@@ -177,6 +177,14 @@ def serve_parser() -> Parser:
     # Only the env value goes through this (1/true/yes/on or 0/false/no/off).
     watch.type = _flag
     parser.add_argument(
+        "--idle-timeout",
+        type=_positive_float,
+        metavar="S",
+        help="close a connection that has sent no complete request for S wall seconds: "
+        "before its first request's headers (slowloris) or between requests "
+        f"(default {DEFAULT_IDLE_TIMEOUT_S:g}; open WebSockets are not idle)",
+    )
+    parser.add_argument(
         "--log-level",
         type=_log_level,
         metavar="LEVEL",
@@ -231,6 +239,7 @@ def settings_from_args(argv: Sequence[str], environ: Mapping[str, str] | None = 
         clock=args.clock,
         service_token=args.service_token,
         watch=bool(args.watch),
+        idle_timeout=DEFAULT_IDLE_TIMEOUT_S if args.idle_timeout is None else args.idle_timeout,
     )
 
 
@@ -271,7 +280,11 @@ def _url(host: str, port: int) -> str:
 
 async def _serve(settings: Settings, scenario: Scenario, scenario_path: Path) -> None:
     app = create_app(settings, scenario)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+    # keepalive_timeout is aiohttp's only clock on a connection with no complete request: it
+    # starts at the connect and no partial request line or header resets it (issue 6).
+    runner = web.AppRunner(
+        app, access_log=None, shutdown_timeout=1.0, keepalive_timeout=settings.idle_timeout
+    )
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     try:

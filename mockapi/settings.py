@@ -8,6 +8,11 @@ from typing import Literal
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
+#: Seconds a connection may go without a complete request: before its first request's headers
+#: are in, or idle between requests (issue 6, slowloris). aiohttp's own bound is its keep-alive
+#: timeout of 3630 s, counted from the connect, which a client dribbling a request line never
+#: resets; 5 s is the keep-alive timeout of uvicorn, which the original ran on.
+DEFAULT_IDLE_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,3 +29,5 @@ class Settings:
     clock: Literal["real", "manual"] | None = None
     service_token: str | None = None
     watch: bool = False
+    #: See :data:`DEFAULT_IDLE_TIMEOUT_S`; WebSockets and requests being handled are not idle.
+    idle_timeout: float = DEFAULT_IDLE_TIMEOUT_S
