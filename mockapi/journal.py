@@ -9,19 +9,38 @@ from __future__ import annotations
 import itertools
 from collections import deque
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
+from mockapi.clock import iso_z
+
 DEFAULT_CAPACITY = 10_000
+
+
+def iso_time(seconds: float) -> str:
+    """Unix seconds as the API writes times (``iso_z``): what an entry's ``time`` shows."""
+    return iso_z(datetime.fromtimestamp(seconds, UTC))
 
 
 class Journal:
     """A bounded, sequence-numbered log of HTTP answers, WebSocket frames and faults."""
 
-    def __init__(self, clock: Callable[[], str], capacity: int = DEFAULT_CAPACITY) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], float],
+        capacity: int = DEFAULT_CAPACITY,
+        time_format: Callable[[float], str] = iso_time,
+    ) -> None:
+        # Entries keep the clock's float and are formatted when read: formatting on every
+        # request cost more than the rest of the journal (~20 µs of a ~150 µs request).
         self._clock = clock
+        self._time_format = time_format
         self._entries: deque[dict[str, Any]] = deque(maxlen=capacity)
         self._seq = itertools.count(1)
         self.last_seq = 0
+        #: The last sequence number a :meth:`clear` forgot: entries up to it were cleared on
+        #: purpose, so they never count as ``dropped`` (only the bound's losses do).
+        self._cleared_through = 0
 
     def _append(self, entry: dict[str, Any]) -> dict[str, Any]:
         self.last_seq = next(self._seq)
@@ -42,13 +61,21 @@ class Journal:
         self._append({"kind": kind, **fields})
 
     def since(self, seq: int = 0) -> tuple[list[dict[str, Any]], int]:
-        """Entries after ``seq``, oldest first, and how many of those were already dropped."""
+        """Entries after ``seq``, oldest first, and how many of those the bound dropped."""
         oldest = self._entries[0]["seq"] if self._entries else self.last_seq + 1
         # Sequence numbers are consecutive inside the deque, so the start is an index.
-        start = max(0, seq - oldest + 1)
-        entries = list(itertools.islice(self._entries, start, None))
-        return entries, max(0, oldest - 1 - seq)
+        # Clamped to the length: islice refuses an index past sys.maxsize (a huge ``since``).
+        start = min(max(0, seq - oldest + 1), len(self._entries))
+        time_format = self._time_format
+        entries = [
+            {**entry, "time": time_format(entry["time"])}
+            for entry in itertools.islice(self._entries, start, None)
+        ]
+        # Entries a clear forgot are not losses: without the max, a DELETE (or a reset) of N
+        # entries made every later read report N dropped.
+        return entries, max(0, oldest - 1 - max(seq, self._cleared_through))
 
     def clear(self) -> None:
         """Forget every entry; sequence numbers keep growing so readers never see a reuse."""
         self._entries.clear()
+        self._cleared_through = self.last_seq

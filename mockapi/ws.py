@@ -1,13 +1,16 @@
 """The WebSocket hub and the ``/api/v2/pools/ws/{client_id}/`` handler (CONTRACT §8).
 
 A task change is published from inside a state-machine callback, so :meth:`Hub.publish` must
-never wait and never fail: it only appends the frame to a bounded queue per socket. One writer
-task per socket drains that queue, so frames reach every socket in the order they were
-published, and a socket that is slow, stalled or gone holds up nobody but itself. A socket
-that falls too far behind is closed with 1011 rather than allowed to grow memory.
+never wait and never fail. It encodes the frame once; a socket with nothing waiting and a
+transport that took everything so far gets it written at once (what ``send_str`` would write,
+without a task). Any other socket gets it appended to a bounded queue, which one writer task
+per socket drains with ``send_str`` and its flow control. Either way frames reach every socket
+in the order they were published, and a socket that is slow, stalled or gone holds up nobody
+but itself. A socket that falls too far behind is closed with 1011 rather than allowed to grow
+memory.
 
-Writers are started on demand and end when their queue is empty: 10,000 idle sockets cost
-no tasks at all.
+Queues and writers exist only while frames wait: 10,000 idle sockets cost no tasks and no
+queues at all.
 """
 
 from __future__ import annotations
@@ -16,13 +19,15 @@ import asyncio
 import logging
 import uuid
 from collections import deque
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, hdrs, web
 
 from mockapi.errors import PERMISSION_DENIED, ErrorCode, ErrorSpec
+from mockapi.listeners import Listeners
 from mockapi.responses import dumps
 
 log = logging.getLogger(__name__)
@@ -42,6 +47,27 @@ HEARTBEAT_S = 20.0
 
 BAD_HANDSHAKE = ErrorSpec(400, "Bad Request", ErrorCode.DEFAULT)
 
+#: Called once a socket has handed over the frames someone waits for.
+Waiter = Callable[[], None]
+
+
+def text_frame(payload: bytes) -> bytes:
+    """The server's text frame for ``payload``: final, unmasked, uncompressed (RFC 6455 §5.2).
+
+    Byte for byte what aiohttp's ``send_str`` writes on these sockets (``compress=False``).
+    """
+    size = len(payload)
+    if size < 126:
+        return bytes((0x81, size)) + payload
+    if size < 65536:
+        return b"\x81\x7e" + size.to_bytes(2, "big") + payload
+    return b"\x81\x7f" + size.to_bytes(8, "big") + payload
+
+
+def _resolve(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
 
 @dataclass(eq=False, slots=True)
 class Peer:
@@ -51,7 +77,9 @@ class Peer:
     username: str
     ws: web.WebSocketResponse
     transport: asyncio.BaseTransport | None
-    queue: deque[str] = field(default_factory=deque)
+    #: Frames waiting for the writer; None while none wait, which is nearly always (an empty
+    #: deque costs 0.6 KiB a socket).
+    queue: deque[str] | None = None
     queued_bytes: int = 0
     #: Frames accepted into the queue so far, and frames written to the socket (or dropped).
     accepted: int = 0
@@ -66,18 +94,26 @@ class Peer:
     #: initiated from another task, so the log keeps the real one).
     closed_with: int | None = None
     writer: asyncio.Task[None] | None = None
-    waiters: list[tuple[int, asyncio.Future[None]]] = field(default_factory=list)
+    #: Who waits until ``handled`` reaches a target (flushes, closes after the last frame).
+    waiters: list[tuple[int, Waiter]] | None = None
+
+    def wait_for(self, target: int, waiter: Waiter) -> None:
+        """Call ``waiter`` once ``target`` frames were handed over, or the socket dropped."""
+        if self.waiters is None:
+            self.waiters = []
+        self.waiters.append((target, waiter))
 
     def wake(self, *, everyone: bool = False) -> None:
-        """Resolve the flush waiters whose frames were handed over (all of them if asked)."""
-        keep: list[tuple[int, asyncio.Future[None]]] = []
+        """Call the waiters whose frames were handed over (all of them if asked)."""
+        if not self.waiters:
+            return
+        keep: list[tuple[int, Waiter]] = []
         for target, waiter in self.waiters:
             if everyone or self.handled >= target:
-                if not waiter.done():
-                    waiter.set_result(None)
+                waiter()
             else:
                 keep.append((target, waiter))
-        self.waiters = keep
+        self.waiters = keep or None
 
     def release_if_stalled(self, handled: int) -> None:
         """Stop flushes from waiting on a socket still stuck on the same frame a turn later."""
@@ -102,7 +138,11 @@ class Hub:
         #: Set by :meth:`close_all`; a handshake that completes afterwards is closed at once.
         self.closing = False
         self._peers: dict[uuid.UUID, list[Peer]] = {}
+        #: Sockets with frames in their queue or a writer running: all :meth:`flush` looks at.
+        self._backlog: set[Peer] = set()
         self._closers: set[asyncio.Task[None]] = set()
+        #: Told after a socket is registered or forgotten (the dashboard's socket counts).
+        self.listeners = Listeners()
 
     # -- sockets ---------------------------------------------------------------------------
     def connect(
@@ -120,6 +160,7 @@ class Hub:
         peer = Peer(user_id=user_id, username=username, ws=ws, transport=transport)
         self._peers.setdefault(user_id, []).append(peer)
         log.info("socket opened: user=%s sockets=%d", username, self.count(user_id))
+        self.listeners()
         return peer
 
     def ready(self, peer: Peer) -> None:
@@ -138,6 +179,7 @@ class Hub:
                 "socket closed: user=%s sockets=%d code=%s",
                 peer.username, self.count(peer.user_id), peer.closed_with or peer.ws.close_code,
             )  # fmt: skip
+            self.listeners()
         self._drop(peer)
         await _stop(peer.writer)
 
@@ -157,27 +199,82 @@ class Hub:
 
     # -- sending ---------------------------------------------------------------------------
     def publish(self, user_id: uuid.UUID, frame: dict[str, Any]) -> None:
-        """Queue ``frame`` for every socket of ``user_id``; never blocks, never raises."""
+        """Send ``frame`` to every socket of ``user_id``; never blocks, never raises."""
         try:
-            self.send_text(user_id, dumps(frame).decode())
+            self._send(user_id, dumps(frame), None)
         except Exception:
             # Called from inside a task transition: losing a frame beats breaking the task.
             log.exception("could not publish %r to user %s", frame, user_id)
 
     def send_text(self, user_id: uuid.UUID, text: str) -> None:
-        """Queue a text frame for every socket of ``user_id``, in order, without waiting."""
-        for peer in self._peers.get(user_id, ()):
+        """Send a text frame to every socket of ``user_id``, in order, without waiting."""
+        try:
+            payload: bytes | None = text.encode()
+        except UnicodeEncodeError:
+            payload = None  # queued: send_str refuses it, and the socket is closed, as ever
+        self._send(user_id, payload, text)
+
+    def _send(self, user_id: uuid.UUID, payload: bytes | None, text: str | None) -> None:
+        """Write the frame to every idle socket of ``user_id`` now; queue it for the others.
+
+        ``payload`` is the frame's UTF-8 (None: queue it everywhere), ``text`` the same as a
+        str, made from ``payload`` when a socket needs it queued.
+        """
+        peers = self._peers.get(user_id)
+        if not peers:
+            return
+        frame: bytes | None = None
+        for peer in peers:
             if peer.gone:
                 continue
-            if peer.queue and (
-                len(peer.queue) >= self.max_frames or peer.queued_bytes + len(text) > self.max_bytes
+            transport = peer.transport
+            if (
+                payload is not None
+                and peer.queue is None
+                and peer.writer is None
+                and peer.ready
+                and isinstance(transport, asyncio.WriteTransport)
+                # Nothing left unsent: a client that stops reading backs its transport up and
+                # gets the queue, its bound and send_str's flow control from then on.
+                and not transport.get_write_buffer_size()
+                and not transport.is_closing()
+                and not peer.ws.closed
             ):
-                self._overflow(peer)
+                if frame is None:
+                    frame = text_frame(payload)
+                peer.accepted += 1
+                try:
+                    transport.write(frame)
+                except Exception as exc:
+                    self._send_failed(peer, exc)
+                    continue
+                peer.handled += 1
                 continue
-            peer.queue.append(text)
-            peer.queued_bytes += len(text)
-            peer.accepted += 1
-            self._start_writer(peer)
+            if text is None:
+                assert payload is not None  # one of the two is always given
+                text = payload.decode()
+            self._enqueue(peer, text)
+
+    def _enqueue(self, peer: Peer, text: str) -> None:
+        queue = peer.queue
+        if queue and (
+            len(queue) >= self.max_frames or peer.queued_bytes + len(text) > self.max_bytes
+        ):
+            self._overflow(peer)
+            return
+        if queue is None:
+            queue = peer.queue = deque()
+        queue.append(text)
+        peer.queued_bytes += len(text)
+        peer.accepted += 1
+        self._backlog.add(peer)
+        self._start_writer(peer)
+
+    def _send_failed(self, peer: Peer, exc: Exception) -> None:
+        log.info("socket of %s failed to send (%r): closing it", peer.username, exc)
+        self._drop(peer)
+        # Whatever broke, a socket that silently misses frames must not stay open.
+        self._spawn_close(peer, WSCloseCode.INTERNAL_ERROR, b"send failed")
 
     def _start_writer(self, peer: Peer) -> None:
         if peer.ready and peer.writer is None and peer.queue and not peer.gone:
@@ -187,8 +284,11 @@ class Hub:
         """Drain ``peer``'s queue in order, then end (the next frame starts a new writer)."""
         loop = asyncio.get_running_loop()
         try:
-            while peer.queue and not peer.gone:
-                text = peer.queue.popleft()
+            while not peer.gone:
+                queue = peer.queue
+                if not queue:
+                    break
+                text = queue.popleft()
                 peer.queued_bytes -= len(text)
                 if peer.waiters:
                     # send_str writes before it can suspend, and it suspends only on flow
@@ -199,10 +299,7 @@ class Hub:
                 try:
                     await peer.ws.send_str(text)
                 except Exception as exc:  # usually the connection went away under us
-                    log.info("socket of %s failed to send (%r): closing it", peer.username, exc)
-                    self._drop(peer)
-                    # Whatever broke, a socket that silently misses frames must not stay open.
-                    self._spawn_close(peer, WSCloseCode.INTERNAL_ERROR, b"send failed")
+                    self._send_failed(peer, exc)
                     return
                 finally:
                     peer.sending = False
@@ -210,12 +307,17 @@ class Hub:
                 peer.wake()
         finally:
             peer.writer = None
+            if not peer.queue:
+                # Drained (or dropped): the next frame may go straight to the socket again.
+                peer.queue = None
+                self._backlog.discard(peer)
 
     def _drop(self, peer: Peer) -> None:
         """Accept nothing more for ``peer``; anyone flushing stops waiting for it."""
         peer.gone = True
-        peer.queue.clear()
+        peer.queue = None
         peer.queued_bytes = 0
+        self._backlog.discard(peer)
         peer.wake(everyone=True)
 
     def _overflow(self, peer: Peer) -> None:
@@ -223,7 +325,7 @@ class Hub:
         log.warning(
             "socket of %s fell behind (%d frames, %d bytes queued): closing it with 1011 "
             "(%d overflow(s) so far)",
-            peer.username, len(peer.queue), peer.queued_bytes, self.overflows,
+            peer.username, len(peer.queue or ()), peer.queued_bytes, self.overflows,
         )  # fmt: skip
         self._drop(peer)
         self._spawn_close(peer, WSCloseCode.INTERNAL_ERROR, b"too slow")
@@ -233,7 +335,31 @@ class Hub:
         self._closers.add(task)
         task.add_done_callback(self._closers.discard)
 
-    async def close_socket(self, peer: Peer, code: WSCloseCode, message: bytes = b"") -> None:
+    def close_after_sent(self, user_id: uuid.UUID, code: int, message: bytes = b"") -> int:
+        """Close every open socket of ``user_id`` once the frames queued for it went out.
+
+        Never waits (a fault closes sockets from inside a task transition); returns how many
+        sockets will close.
+        """
+        peers = [peer for peer in self._peers.get(user_id, ()) if not peer.gone]
+        for peer in peers:
+            task = asyncio.get_running_loop().create_task(
+                self._close_when_sent(peer, code, message)
+            )
+            self._closers.add(task)
+            task.add_done_callback(self._closers.discard)
+        return len(peers)
+
+    async def _close_when_sent(self, peer: Peer, code: int, message: bytes) -> None:
+        if not peer.gone and peer.handled < peer.accepted:
+            # The flush waiters: resolved once the writer handed these frames over, or when
+            # the socket drops or stalls (a client that does not read gets its close anyway).
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            peer.wait_for(peer.accepted, partial(_resolve, waiter))
+            await waiter
+        await self.close_socket(peer, code, message)
+
+    async def close_socket(self, peer: Peer, code: int, message: bytes = b"") -> None:
         """Close ``peer`` with ``code``; give up and abort after ``close_timeout_s``."""
         self._drop(peer)
         peer.closed_with = peer.closed_with or int(code)
@@ -256,18 +382,29 @@ class Hub:
         """Wait until every queued frame was handed to its socket (or the socket dropped).
 
         A socket parked in flow control (its client does not read) is not waited for: its
-        frames stay queued in order, and it is closed if it falls further behind.
+        frames stay queued in order, and it is closed if it falls further behind. Frames
+        written straight to their sockets need no wait: only the backlog is looked at, and
+        one future covers it.
         """
-        loop = asyncio.get_running_loop()
-        waiting: list[asyncio.Future[None]] = []
-        for peer in self._all():
-            if peer.gone or peer.sending or peer.handled >= peer.accepted:
-                continue
-            waiter = loop.create_future()
-            peer.waiters.append((peer.accepted, waiter))
-            waiting.append(waiter)
-        if waiting:
-            await asyncio.gather(*waiting)
+        pending = [
+            peer
+            for peer in self._backlog
+            if not (peer.gone or peer.sending or peer.handled >= peer.accepted)
+        ]
+        if not pending:
+            return
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        remaining = len(pending)
+
+        def one_done() -> None:
+            nonlocal remaining
+            remaining -= 1
+            if not remaining:
+                _resolve(done)
+
+        for peer in pending:
+            peer.wait_for(peer.accepted, one_done)
+        await done
 
     async def close_all(self) -> None:
         """Close every socket with 1001 (server shutdown)."""
@@ -318,6 +455,8 @@ async def websocket(request: web.Request) -> web.StreamResponse:
 
     hub = request.app[HUB]
     user = identity.user
+    # The socket may stay open for hours: keep the user, not the token and its claims.
+    del identity
     request[USER_KEY] = user.username
     peer = hub.connect(user.id, user.username, ws, request.transport)
     try:

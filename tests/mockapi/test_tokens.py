@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 from typing import Any
 
 import jwt
@@ -12,8 +13,10 @@ from jwt.warnings import InsecureKeyLengthWarning
 from pytest_aiohttp import AiohttpClient
 
 from mockapi.app import create_app
+from mockapi.clock import Clock
 from mockapi.keys import CLOCK
 from mockapi.settings import Settings
+from mockapi.tokens import TokenService, sign
 from tests.conftest import SECRET
 from tests.helpers import Client, auth, login, today_otp
 from tests.mockapi.answers import (
@@ -125,3 +128,112 @@ async def test_without_a_configured_secret_each_server_has_its_own(
     await expect(await second.get(SETTINGS, headers=auth(token)), PERMISSION_DENIED)
     with pytest.raises(jwt.InvalidSignatureError), pytest.warns(InsecureKeyLengthWarning):
         jwt.decode(token, "super-secret", algorithms=["HS256"])
+
+
+# -- the verified-token cache ------------------------------------------------------------------
+def counting_decode(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Count the tokens that go through PyJWT's decode."""
+    calls: list[str] = []
+    decode = jwt.decode
+
+    def counted(token: str, *args: Any, **kwargs: Any) -> Any:
+        calls.append(token)
+        return decode(token, *args, **kwargs)
+
+    monkeypatch.setattr(jwt, "decode", counted)
+    return calls
+
+
+def service() -> TokenService:
+    return TokenService(SECRET.encode(), Clock(start=1_800_000_000.0, mode="manual"))
+
+
+def test_a_token_goes_through_pyjwt_once_then_is_remembered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tokens = service()
+    token = tokens.issue(uuid.UUID(USER_IDS["astravdi"]), "astravdi", ["admin", "user"])
+    calls = counting_decode(monkeypatch)
+    first, second = tokens.verify(token), tokens.verify(token)
+    assert first is not None
+    assert second == first
+    assert calls == [token]
+
+
+def test_a_remembered_token_still_expires_on_the_scenario_clock() -> None:
+    clock = Clock(start=1_800_000_000.0, mode="manual")
+    tokens = TokenService(SECRET.encode(), clock)
+    token = tokens.issue(uuid.UUID(USER_IDS["astravdi"]), "astravdi", ["user"], ttl_s=60)
+    assert tokens.verify(token) is not None
+    clock.advance(60)
+    assert tokens.verify(token) is None
+
+
+def test_a_remembered_token_can_still_be_revoked() -> None:
+    tokens = service()
+    token = tokens.issue(uuid.UUID(USER_IDS["astravdi"]), "astravdi", ["user"])
+    claims = tokens.verify(token)
+    assert claims is not None
+    tokens.revoke(token, claims.exp)
+    assert tokens.verify(token) is None
+
+
+def test_a_refused_token_is_not_remembered(monkeypatch: pytest.MonkeyPatch) -> None:
+    tokens = service()
+    token = tokens.issue(uuid.UUID(USER_IDS["astravdi"]), "astravdi", ["user"])
+    forged = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    calls = counting_decode(monkeypatch)
+    assert tokens.verify(forged) is None
+    assert tokens.verify(forged) is None
+    assert calls == [forged, forged]
+
+
+def test_the_cache_is_bounded_and_forgets_the_oldest_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tokens = service()
+    tokens.verified_capacity = 2
+    user = uuid.UUID(USER_IDS["astravdi"])
+    first, second, third = (tokens.issue(user, "astravdi", ["user"]) for _ in range(3))
+    for token in (first, second, third):
+        assert tokens.verify(token) is not None
+    calls = counting_decode(monkeypatch)
+    assert tokens.verify(third) is not None
+    assert tokens.verify(second) is not None
+    assert calls == []
+    assert tokens.verify(first) is not None  # forgotten: verified again, and still genuine
+    assert calls == [first]
+
+
+# -- signing -----------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {
+            "sub": USER_IDS["astravdi"],
+            "username": "astravdi",
+            "exp": 1_800_086_400.25,
+            "roles": ["admin", "user"],
+            "client_id": USER_IDS["astravdi"],
+            "domain": None,
+            "iat": 1_800_000_000.25,
+            "jti": "0f" * 16,
+        },
+        {
+            "sub": USER_IDS["user-2"],
+            "username": 'Zoë «x» "q" \\ \u2028',
+            "exp": 1e300,
+            "roles": [],
+            "client_id": "other",
+            "domain": "d",
+            "iat": 0.1,
+            "jti": "",
+        },
+        {"exp": 17, "nested": {"a": [1, 2.5, True, None]}},
+    ],
+)
+@pytest.mark.parametrize("secret", [SECRET.encode(), bytes(range(32)), b"\xff" * 64])
+def test_tokens_are_signed_exactly_as_pyjwt_signs_them(
+    claims: dict[str, Any], secret: bytes
+) -> None:
+    assert sign(claims, secret) == jwt.encode(claims, secret, algorithm="HS256")

@@ -13,8 +13,10 @@ import uuid
 from typing import Any
 
 import pytest
-from aiohttp import WSMsgType
+from aiohttp import WSMsgType, web
+from aiohttp.base_protocol import BaseProtocol
 from aiohttp.client_ws import ClientWebSocketResponse
+from aiohttp.http_websocket import WebSocketWriter
 from pytest_aiohttp import AiohttpClient
 
 from mockapi.app import create_app
@@ -22,7 +24,7 @@ from mockapi.keys import CLOCK, HUB, RUNTIME, TOKENS
 from mockapi.scenario import Scenario, default_scenario_path, parse_scenario
 from mockapi.settings import Settings
 from mockapi.world import Pool, User
-from mockapi.ws import Peer
+from mockapi.ws import Peer, text_frame
 from statemachines.task import Task, TaskStatus
 from tests.helpers import ASTRAVDI_ID, Client, auth, login
 
@@ -139,6 +141,16 @@ def peers(client: Client, username: str = "astravdi") -> list[Peer]:
     return client.app[HUB].peers(user(client, username).id)
 
 
+def back_up(monkeypatch: pytest.MonkeyPatch, peer: Peer) -> None:
+    """Make ``peer``'s transport report unsent data, as when its client stops reading.
+
+    The hub then queues every frame for the socket's writer (``send_str``) instead of writing
+    it at once. (The test client reads everything, so the real thing cannot happen here.)
+    """
+    assert isinstance(peer.transport, asyncio.WriteTransport)
+    monkeypatch.setattr(peer.transport, "get_write_buffer_size", lambda: 1 << 20)
+
+
 def stall(monkeypatch: pytest.MonkeyPatch, peer: Peer) -> None:
     """Make ``peer`` behave like a client that stopped reading: sends never complete."""
     never = asyncio.Event()
@@ -146,6 +158,7 @@ def stall(monkeypatch: pytest.MonkeyPatch, peer: Peer) -> None:
     async def send_str(data: str, compress: int | None = None) -> None:
         await never.wait()
 
+    back_up(monkeypatch, peer)
     monkeypatch.setattr(peer.ws, "send_str", send_str)
 
 
@@ -457,8 +470,9 @@ async def test_a_socket_dying_mid_broadcast_changes_nothing_for_the_others(
 
     first = expand(client, "pool-win-1")
     second = expand(client, "pool-astra-1")
-    client.app[CLOCK].advance(3)  # both RUNNING frames queued on both sockets
-    monkeypatch.setattr(dead_peer.ws, "send_str", broken_send)  # dies before its writer runs
+    back_up(monkeypatch, dead_peer)  # its frames go through the writer, whose sends fail
+    monkeypatch.setattr(dead_peer.ws, "send_str", broken_send)
+    client.app[CLOCK].advance(3)  # both RUNNING frames: written to one, queued for the other
     await client.app[HUB].flush()
     await advance(client, 10)
 
@@ -545,6 +559,76 @@ async def test_a_queue_is_bounded_in_bytes_too(
     closed = await stalled.receive(timeout=RECEIVE_S)
     assert (closed.type, closed.data) == (WSMsgType.CLOSE, 1011)
     assert hub.overflows == 1
+
+
+# -- writing ---------------------------------------------------------------------------------
+class Captured(asyncio.Transport):
+    """A transport that keeps what is written to it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.data = bytearray()
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.data += data
+
+    def is_closing(self) -> bool:
+        return False
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 127, 65535, 65536, 70000])
+async def test_a_frame_is_written_as_send_str_writes_it(size: int) -> None:
+    payload = ("é" * (size // 2) + "x" * (size % 2)).encode()  # ``size`` bytes of UTF-8
+    assert len(payload) == size
+    transport = Captured()
+    writer = WebSocketWriter(BaseProtocol(asyncio.get_running_loop()), transport)
+    await writer.send_frame(payload, WSMsgType.TEXT)
+    assert text_frame(payload) == bytes(transport.data)
+
+
+async def test_a_frame_for_an_idle_socket_is_written_at_once_without_a_task(
+    client: Client,
+) -> None:
+    ws = await open_ws(client)
+    task = expand(client, "pool-win-1")
+    client.app[CLOCK].advance(3)  # no flush: the frame must already be written
+    (peer,) = peers(client)
+    assert (peer.accepted, peer.handled) == (1, 1)
+    assert peer.writer is None
+    assert peer.queue is None
+    assert await receive_text(ws) == frame(task, "RUNNING")
+
+
+async def test_after_a_backlog_drains_frames_go_straight_out_again_in_order(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws = await open_ws(client)
+    (peer,) = peers(client)
+    with monkeypatch.context() as backed_up:
+        back_up(backed_up, peer)
+        tasks = [expand(client, name) for name in ("pool-win-1", "pool-astra-1")]
+        client.app[CLOCK].advance(3)  # both RUNNING frames wait for the writer
+        assert peer.queue is not None
+        assert peer.writer is not None
+        await client.app[HUB].flush()
+    assert peer.queue is None  # drained: no queue kept for an idle socket
+    assert peer.writer is None
+    client.app[CLOCK].advance(10)  # the transport took everything: written at once
+    assert peer.accepted == peer.handled == 4
+    assert await receive_texts(ws, 4) == [frame(t, "RUNNING") for t in tasks] + [
+        frame(t, "COMPLETED") for t in tasks
+    ]
+
+
+async def test_a_frame_published_during_the_handshake_waits_for_it(client: Client) -> None:
+    hub = client.app[HUB]
+    astravdi = user(client)
+    peer = hub.connect(astravdi.id, astravdi.username, web.WebSocketResponse())
+    hub.publish(astravdi.id, {"status": "RUNNING"})
+    assert peer.queue is not None
+    assert list(peer.queue) == ['{"status":"RUNNING"}']
+    assert (peer.accepted, peer.handled) == (1, 0)
+    await hub.disconnect(peer)
 
 
 # -- shutdown --------------------------------------------------------------------------------

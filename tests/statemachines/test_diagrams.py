@@ -1,4 +1,4 @@
-"""The state diagrams come from the machines the server runs, and the committed copies are current."""
+"""State diagrams come from the machines the server runs; the committed copies are current."""
 
 from __future__ import annotations
 
