@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
 import hmac
 import itertools
 import logging
@@ -43,6 +42,7 @@ import aiohttp_jinja2
 from aiohttp import WSCloseCode, WSMsgType, hdrs, web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from mockapi.assets import Asset, AssetSet
 from mockapi.clock import Clock, iso_z
 from mockapi.keys import CLOCK, DASHBOARD, HUB, RUNTIME, SETTINGS
 from mockapi.responses import dumps
@@ -552,16 +552,14 @@ def _own(name: str) -> Traversable:
 
 
 #: Every file the page may load: name → (where it is, media type). Nothing else is served.
-ASSETS: dict[str, tuple[Traversable, str]] = {
+ASSETS: dict[str, Asset] = {
     "dashboard.js": (_own("dashboard.js"), "text/javascript"),
     "dashboard.css": (_own("dashboard.css"), "text/css"),
     "mermaid.tiny.js": (_own("vendor/mermaid.tiny.js"), "text/javascript"),
 }
 
-ASSET_MEDIA: dict[str, dict[str, Any]] = {
-    "text/javascript": {"type": "string"},
-    "text/css": {"type": "string"},
-}
+FILES = AssetSet(ASSETS)
+ASSET_MEDIA = FILES.media
 
 
 class AssetPath(BaseModel):
@@ -584,27 +582,9 @@ PAGE_HEADERS = {
 }
 
 
-@functools.cache
-def _asset_bytes(name: str) -> bytes:
-    return ASSETS[name][0].read_bytes()
-
-
-@functools.cache
-def _asset_version(name: str) -> str:
-    # In the URL, so a browser never runs a stale copy after an upgrade.
-    return hashlib.sha256(_asset_bytes(name)).hexdigest()[:12]
-
-
 async def static(request: web.Request) -> web.Response:
     """One file of the dashboard, from the installed package."""
-    name = request.match_info["filename"]
-    if name not in ASSETS:
-        raise web.HTTPNotFound()
-    return web.Response(
-        body=_asset_bytes(name),
-        content_type=ASSETS[name][1],
-        headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"},
-    )
+    return FILES.response(request)
 
 
 async def page(request: web.Request) -> web.Response:
@@ -616,7 +596,7 @@ async def page(request: web.Request) -> web.Response:
 
     def asset(name: str) -> str:
         url = router["dashboard-static"].url_for(filename=name)
-        return str(url.with_query(v=_asset_version(name)))
+        return str(url.with_query(v=FILES.version(name)))
 
     # Without a service token the first snapshot comes with the page; with one, the world is
     # shown only once the page has sent the token over the feed.

@@ -12,13 +12,13 @@ from __future__ import annotations
 import functools
 from importlib import resources
 from importlib.resources.abc import Traversable
-from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
 from pydantic import BaseModel, Field
 from swagger_ui_bundle import swagger_ui_path
 
+from mockapi.assets import Asset, AssetSet
 from mockapi.responses import dumps
 
 DOCS_TEMPLATE = "docs.html"
@@ -34,7 +34,7 @@ def _own(name: str) -> Traversable:
 
 
 #: Every file the page may load: name → (where it is, its media type). Nothing else is served.
-ASSETS: dict[str, tuple[Traversable, str]] = {
+ASSETS: dict[str, Asset] = {
     "swagger-ui.css": (_swagger("swagger-ui.css"), "text/css"),
     "swagger-ui.css.map": (_swagger("swagger-ui.css.map"), "application/json"),
     "swagger-ui-bundle.js": (_swagger("swagger-ui-bundle.js"), "text/javascript"),
@@ -54,13 +54,9 @@ ASSETS: dict[str, tuple[Traversable, str]] = {
     "docs.js": (_own("docs.js"), "text/javascript"),
 }
 
+FILES = AssetSet(ASSETS)
 #: What the static route answers, by media type, for the document (schemas of the bodies).
-ASSET_MEDIA: dict[str, dict[str, Any]] = {
-    "text/javascript": {"type": "string"},
-    "text/css": {"type": "string"},
-    "application/json": {"type": "object"},
-    "image/png": {},
-}
+ASSET_MEDIA = FILES.media
 
 
 class AssetPath(BaseModel):
@@ -126,18 +122,6 @@ async def docs_page(request: web.Request) -> web.Response:
     return response
 
 
-@functools.cache
-def _asset_bytes(name: str) -> bytes:
-    return ASSETS[name][0].read_bytes()
-
-
 async def docs_static(request: web.Request) -> web.Response:
     """One file of the docs page, from the installed packages."""
-    name = request.match_info["filename"]
-    if name not in ASSETS:
-        raise web.HTTPNotFound()
-    return web.Response(
-        body=_asset_bytes(name),
-        content_type=ASSETS[name][1],
-        headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"},
-    )
+    return FILES.response(request)
