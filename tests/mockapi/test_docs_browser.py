@@ -7,9 +7,12 @@ no other driver is needed. Skipped only where no Chromium is installed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -97,7 +100,9 @@ async def _debugger_url(http: aiohttp.ClientSession, port: int) -> str:
 async def page() -> AsyncIterator[Page]:
     assert CHROMIUM is not None
     port = _free_port()
-    with tempfile.TemporaryDirectory() as profile:
+    # Chromium's helper processes outlive the main one by a moment and may still write to
+    # the profile while it is removed; a leftover file in a temporary folder is harmless.
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
         browser = await asyncio.create_subprocess_exec(
             CHROMIUM,
             "--headless",
@@ -108,6 +113,7 @@ async def page() -> AsyncIterator[Page]:
             "about:blank",
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group: stopping it stops the helpers too
         )
         try:
             async with aiohttp.ClientSession() as http:
@@ -118,7 +124,8 @@ async def page() -> AsyncIterator[Page]:
                     await tab.send("Log.enable")
                     yield tab
         finally:
-            browser.terminate()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(browser.pid, signal.SIGTERM)
             await asyncio.wait_for(browser.wait(), 10)
 
 
