@@ -48,13 +48,27 @@ class Journal:
         self._entries.append(full)
         return full
 
+    # The two entries of every request and every task change, built in one dict each (the
+    # same keys in the same order as ``_append`` makes).
     def record_http(self, method: str, path: str, status: int, user: str | None) -> None:
-        self._append(
-            {"kind": "http", "method": method, "path": path, "status": status, "user": user}
+        self.last_seq = seq = next(self._seq)
+        self._entries.append(
+            {
+                "seq": seq,
+                "time": self._clock(),
+                "kind": "http",
+                "method": method,
+                "path": path,
+                "status": status,
+                "user": user,
+            }
         )
 
     def record_ws(self, user: str | None, frame: dict[str, Any]) -> None:
-        self._append({"kind": "ws", "user": user, "frame": frame})
+        self.last_seq = seq = next(self._seq)
+        self._entries.append(
+            {"seq": seq, "time": self._clock(), "kind": "ws", "user": user, "frame": frame}
+        )
 
     def record(self, kind: str, **fields: Any) -> None:
         """Any other entry kind (a fault, ...)."""

@@ -11,9 +11,13 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
+
+from transitions import MachineError
 
 from mockapi.clock import Clock, Timer
 from mockapi.listeners import Listeners
@@ -93,6 +97,9 @@ class Runtime:
         self.connection_machine = build_connection_machine(self._on_connection_change)
         self.connections: dict[tuple[uuid.UUID, uuid.UUID], Connection] = {}
         self.plans: dict[uuid.UUID, Plan] = {}
+        #: Each task kind's outcomes and weights as ``rng.choices`` takes them, made once per
+        #: scenario (the lists are the same for every task of a kind).
+        self._outcomes: dict[str, tuple[list[TaskStatus], list[float]]] = {}
         #: The last login attempt of each scenario user, and the last attempt of anyone (an
         #: unknown username included): the login machine holds no attempt between requests.
         self.logins: dict[uuid.UUID, LoginRecord] = {}
@@ -119,6 +126,7 @@ class Runtime:
         for model in list(self.connection_machine.models):
             self.connection_machine.remove_model(model)
         self.plans.clear()
+        self._outcomes.clear()
         self.connections.clear()
         self.logins.clear()
         self.last_login = None
@@ -202,16 +210,16 @@ class Runtime:
         conn = self.connection(user.id, pool.id)
         answer = conn.step1
         if answer is Step1.NEW_TASK:
-            expandable = self.expandable(user, pool)
-            # Ask the guard before drawing a task id: a refusal must leave the seeded
-            # generator untouched, so it cannot shift the outcomes of other requests.
-            if not conn.may_trigger("expand_requested", expandable=expandable):
+            # The trigger's guard decides, once; the task is drawn inside the transition only
+            # when it passed, so a refusal leaves the seeded generator untouched and cannot
+            # shift the outcomes of other requests.
+            made = conn.expand_requested(
+                new_task=partial(self._new_expand, user, pool),
+                expandable=self.expandable(user, pool),
+            )
+            if not made:
                 return Step1.CANNOT_EXPAND, None
-            task = self._new_task(TaskKind.POOL_EXPAND, user, pool)
-            task.extra["machine"] = self._take_machine(pool)
-            self._launch(task, user, pool)
-            conn.expand_requested(task=task, expandable=expandable)
-            return Step1.NEW_TASK, task
+            return Step1.NEW_TASK, conn.expand_task
         if answer is Step1.COMPLETED_TASK:
             return answer, conn.expand_task or self._synthetic_expand(conn)
         if answer is Step1.ACTIVE_TASK:
@@ -232,6 +240,13 @@ class Runtime:
         if answer is Step2.CONNECTION_DATA:
             return answer, user.machine_in(pool.id)
         return answer, None
+
+    def _new_expand(self, user: User, pool: Pool) -> Task:
+        """The POOL_EXPAND of a step 1 the connection machine let through, launched."""
+        task = self._new_task(TaskKind.POOL_EXPAND, user, pool)
+        task.extra["machine"] = self._take_machine(pool)
+        self._launch(task, user, pool)
+        return task
 
     def _synthetic_expand(self, conn: Connection) -> Task:
         # A machine the scenario assigned up front has no task; answer a COMPLETED one, made
@@ -326,8 +341,13 @@ class Runtime:
                 running = rng.uniform(low, high)
         else:
             running = running_spec
-        outcomes = [(TaskStatus(name), weight) for name, weight in timing.outcomes.items()]
-        outcome = rng.choices([o for o, _ in outcomes], [w for _, w in outcomes])[0]
+        outcomes = self._outcomes.get(kind.value)
+        if outcomes is None:
+            outcomes = self._outcomes[kind.value] = (
+                [TaskStatus(name) for name in timing.outcomes],
+                list(timing.outcomes.values()),
+            )
+        outcome = rng.choices(*outcomes)[0]
         if rule is not None and rule.outcome is not None:
             outcome = TaskStatus(rule.outcome)
             reason = "rule"
@@ -340,11 +360,12 @@ class Runtime:
         plan = self._plan(task.kind, user, pool)
         self.plans[task.id] = plan
         plan.timer = self.clock.call_later(plan.pending_s, lambda: self._timer_start(task))
-        log.info(
-            "task %s %s created for %s in %s: PENDING (plan: %gs pending, %gs running, %s)",
-            task.id, task.kind.value, user.username, pool.name,
-            plan.pending_s, plan.running_s, plan.outcome.value,
-        )  # fmt: skip
+        if log.isEnabledFor(logging.INFO):  # the arguments alone cost more than the rest
+            log.info(
+                "task %s %s created for %s in %s: PENDING (plan: %gs pending, %gs running, %s)",
+                task.id, task.kind.value, user.username, pool.name,
+                plan.pending_s, plan.running_s, plan.outcome.value,
+            )  # fmt: skip
         self.listeners()
 
     def _timer_start(self, task: Task) -> None:
@@ -367,11 +388,12 @@ class Runtime:
         """The one hook every task change passes through (``after_state_change``)."""
         user = self.world.users.get(task.user_id)
         pool = self.world.pools.get(task.pool_id) if task.pool_id else None
-        log.info(
-            "task %s %s user=%s pool=%s: %s → %s (%s)",
-            task.id, task.kind.value, user.username if user else task.user_id,
-            pool.name if pool else None, source.value, dest.value, task.reason,
-        )  # fmt: skip
+        if log.isEnabledFor(logging.INFO):
+            log.info(
+                "task %s %s user=%s pool=%s: %s → %s (%s)",
+                task.id, task.kind.value, user.username if user else task.user_id,
+                pool.name if pool else None, source.value, dest.value, task.reason,
+            )  # fmt: skip
         plan = self.plans.get(task.id)
         if plan is not None and plan.timer is not None:
             plan.timer.cancel()
@@ -407,9 +429,13 @@ class Runtime:
             elif machine is not None:
                 pool.free.insert(0, machine)
         conn = self.connections.get((task.user_id, pool.id))
-        trigger = TASK_OUTCOME_TRIGGER[(task.kind.value, task.state)]
-        if conn is not None and conn.may_trigger(trigger):
-            conn.trigger(trigger, task=task)
+        if conn is None:
+            return
+        # The trigger itself says whether the connection is where this outcome leads from;
+        # when it is not (a seeded task forced to its end while the scenario put its
+        # connection elsewhere, say), the outcome has nothing to move.
+        with suppress(MachineError):
+            conn.trigger(TASK_OUTCOME_TRIGGER[(task.kind.value, task.state)], task=task)
 
     def _on_connection_change(
         self,
@@ -419,14 +445,15 @@ class Runtime:
         task: Task | None,
     ) -> None:
         """Log a connection change with the task that caused it (step 1 and 2 answer from it)."""
-        user = self.world.users.get(conn.user_id)
-        pool = self.world.pools.get(conn.pool_id)
-        log.info(
-            "connection user=%s pool=%s: %s → %s (task %s %s %s)",
-            user.username if user else conn.user_id, pool.name if pool else conn.pool_id,
-            source.value, dest.value, task.id if task else None,
-            task.kind.value if task else None, task.state if task else None,
-        )  # fmt: skip
+        if log.isEnabledFor(logging.INFO):
+            user = self.world.users.get(conn.user_id)
+            pool = self.world.pools.get(conn.pool_id)
+            log.info(
+                "connection user=%s pool=%s: %s → %s (task %s %s %s)",
+                user.username if user else conn.user_id, pool.name if pool else conn.pool_id,
+                source.value, dest.value, task.id if task else None,
+                task.kind.value if task else None, task.state if task else None,
+            )  # fmt: skip
         self.listeners()
 
 

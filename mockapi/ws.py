@@ -200,6 +200,8 @@ class Hub:
     # -- sending ---------------------------------------------------------------------------
     def publish(self, user_id: uuid.UUID, frame: dict[str, Any]) -> None:
         """Send ``frame`` to every socket of ``user_id``; never blocks, never raises."""
+        if user_id not in self._peers:
+            return  # no socket: nothing to encode (most task changes of a load test)
         try:
             self._send(user_id, dumps(frame), None)
         except Exception:

@@ -15,6 +15,9 @@ Step 2 (get_machine_step_2.png) starts the remote-access server with a GLINT_STA
 
 Every trigger carries the task that fires it (``task=``), and the machine-wide
 ``after_state_change`` hook hands each change and that task to whoever built the machine.
+``expand_requested`` alone carries a maker of the task (``new_task=``) instead: its guard can
+refuse, and the task is made only once the guard let the request through (a refused request
+must draw nothing from the scenario's seeded generator). The trigger's result says which.
 The machine keeps the task that moved it; what each resting state answers is
 :data:`STEP1_ANSWER` and :data:`STEP2_ANSWER`, so a handler maps state to response and never
 re-derives the flow.
@@ -80,6 +83,8 @@ STEP2_ANSWER = {
 }
 
 STATES = [state.value for state in ConnectionState]
+#: A state by its name, without a call of the enum machinery on every read.
+STATE_OF = {state.value: state for state in ConnectionState}
 INITIAL = S.NO_MACHINE.value
 
 TRANSITIONS: list[dict[str, Any]] = [
@@ -88,7 +93,7 @@ TRANSITIONS: list[dict[str, Any]] = [
         "source": S.NO_MACHINE.value,
         "dest": S.RESERVING.value,
         "conditions": "is_expandable",
-        "before": "_keep_expand_task",
+        "before": "_make_expand_task",
     },
     {"trigger": "expand_completed", "source": S.RESERVING.value, "dest": S.HAS_MACHINE.value},
     {"trigger": "expand_cancelled", "source": S.RESERVING.value, "dest": S.NO_MACHINE.value},
@@ -129,7 +134,7 @@ class Connection:
 
     @property
     def status(self) -> ConnectionState:
-        return ConnectionState(self.state)
+        return STATE_OF[self.state]
 
     @property
     def step1(self) -> Step1:
@@ -143,15 +148,18 @@ class Connection:
         """Guard of ``expand_requested``: the caller says whether the pool can give a machine."""
         return bool(event.kwargs.get("expandable", False))
 
-    def _keep_expand_task(self, event: EventData) -> None:
-        self.expand_task = event.kwargs["task"]
+    def _make_expand_task(self, event: EventData) -> None:
+        # The guard has passed: only now may the task be drawn. It goes into the event's
+        # arguments too, so the hook reports it like the task of any other trigger.
+        task = event.kwargs["task"] = event.kwargs["new_task"]()
+        self.expand_task = task
 
     def _keep_start_task(self, event: EventData) -> None:
         self.start_task = event.kwargs["task"]
 
     if TYPE_CHECKING:
 
-        def expand_requested(self, *, task: Task, expandable: bool) -> bool: ...
+        def expand_requested(self, *, new_task: Callable[[], Task], expandable: bool) -> bool: ...
         def start_requested(self, *, task: Task) -> bool: ...
         def trigger(self, name: str, **kwargs: Any) -> bool: ...
         def may_trigger(self, name: str, **kwargs: Any) -> bool: ...
@@ -170,6 +178,6 @@ def build_connection_machine(on_change: ChangeHook | None = None) -> Machine:
         conn, transition = event.model, event.transition
         if on_change is not None and isinstance(conn, Connection) and transition is not None:
             task = event.kwargs.get("task")
-            on_change(conn, ConnectionState(transition.source), conn.status, task)
+            on_change(conn, STATE_OF[transition.source], STATE_OF[conn.state], task)
 
     return build_machine(STATES, TRANSITIONS, INITIAL, after_state_change)

@@ -37,6 +37,9 @@ TERMINAL = frozenset({TaskStatus.COMPLETED, TaskStatus.CANCELLED, TaskStatus.FAI
 ACTIVE = frozenset({TaskStatus.PENDING, TaskStatus.RUNNING})
 
 STATES = [status.value for status in TaskStatus]
+#: A status by its state name: a dict lookup, where ``TaskStatus(name)`` costs a call of the
+#: enum machinery on every read (several per task change).
+STATUS_OF = {status.value: status for status in TaskStatus}
 INITIAL = TaskStatus.PENDING.value
 
 #: The trigger that leads into each status; forcing a status fires its trigger.
@@ -77,7 +80,7 @@ class Task:
 
     @property
     def status(self) -> TaskStatus:
-        return TaskStatus(self.state)
+        return STATUS_OF[self.state]
 
     @property
     def is_done(self) -> bool:
@@ -116,7 +119,7 @@ def build_task_machine(on_change: ChangeHook | None = None) -> Machine:
         task, transition = event.model, event.transition
         # Only a Task model with a real transition gets here; the checks satisfy the stubs.
         if on_change is not None and isinstance(task, Task) and transition is not None:
-            on_change(task, TaskStatus(transition.source), task.status)
+            on_change(task, STATUS_OF[transition.source], STATUS_OF[task.state])
 
     return build_machine(STATES, TRANSITIONS, INITIAL, after_state_change)
 

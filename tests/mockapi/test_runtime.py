@@ -380,6 +380,25 @@ def test_a_seeded_failed_expand_blocks_step1_and_a_seeded_active_one_waits_to_be
     assert harness.step1("alice", "auto") == (Step1.COMPLETED_TASK, task)
 
 
+def test_a_task_that_ends_where_its_connection_has_no_such_outcome_moves_nothing() -> None:
+    # A seeded GLINT_START of a user with no machine in the pool: its connection stays
+    # no_machine, where start_completed leads from nowhere.
+    harness = Harness(
+        scenario(
+            tasks=[
+                {"id": SEEDED, "user": "alice", "pool": "auto", "kind": "GLINT_START",
+                 "status": "RUNNING"},
+            ]
+        )
+    )  # fmt: skip
+    assert harness.connection_state("alice", "auto") is ConnectionState.NO_MACHINE
+    task = harness.runtime.force(uuid.UUID(SEEDED), TaskStatus.COMPLETED)
+    assert task.status is TaskStatus.COMPLETED
+    assert harness.connection_state("alice", "auto") is ConnectionState.NO_MACHINE
+    assert [frame["status"] for _, frame in harness.frames] == ["COMPLETED"]
+    assert harness.step1("alice", "auto")[0] is Step1.NEW_TASK
+
+
 def test_a_machine_assigned_up_front_answers_one_synthetic_completed_expand() -> None:
     harness = Harness(
         scenario(

@@ -419,6 +419,15 @@ async def test_publish_never_raises_even_for_a_frame_it_cannot_encode(
     await assert_nothing_before_echo(ws)
 
 
+async def test_a_frame_for_a_user_without_sockets_is_not_even_encoded(
+    client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Most task changes of a load test have no socket to go to: they cost no encoding.
+    with caplog.at_level(logging.ERROR, logger="mockapi.ws"):
+        client.app[HUB].publish(uuid.UUID(ASTRAVDI_ID), {"status": object()})
+    assert caplog.text == ""
+
+
 # -- echo ------------------------------------------------------------------------------------
 async def test_text_is_echoed_to_every_socket_of_the_user_only(client: Client) -> None:
     sender = await open_ws(client)

@@ -50,6 +50,11 @@ def new_task(kind: TaskKind) -> Task:
     )
 
 
+def no_task() -> Task:
+    """A task maker for triggers that must be refused: a refused trigger makes no task."""
+    raise AssertionError("a refused trigger made a task")
+
+
 def test_a_new_connection_has_no_machine(machine: Machine) -> None:
     conn = new_connection(machine)
     assert (conn.status, conn.step1, conn.step2) == (C.NO_MACHINE, Step1.NEW_TASK, Step2.NO_MACHINE)
@@ -60,19 +65,40 @@ def test_an_expandable_request_reserves_and_keeps_the_expand_task(
 ) -> None:
     conn = new_connection(machine)
     task = new_task(TaskKind.POOL_EXPAND)
-    assert conn.expand_requested(task=task, expandable=True) is True
+    assert conn.expand_requested(new_task=lambda: task, expandable=True) is True
     assert (conn.status, conn.expand_task) == (C.RESERVING, task)
     assert changes == [(conn, C.NO_MACHINE, C.RESERVING, task)]
 
 
-def test_the_expandable_guard_refuses_and_changes_nothing(
+def test_the_expandable_guard_refuses_changes_nothing_and_makes_no_task(
     machine: Machine, changes: list[Change]
 ) -> None:
     conn = new_connection(machine)
+    made: list[Task] = []
+
+    def make() -> Task:
+        made.append(new_task(TaskKind.POOL_EXPAND))
+        return made[-1]
+
     assert conn.may_trigger("expand_requested", expandable=False) is False
-    assert conn.expand_requested(task=new_task(TaskKind.POOL_EXPAND), expandable=False) is False
-    assert (conn.status, conn.expand_task) == (C.NO_MACHINE, None)
+    assert conn.expand_requested(new_task=make, expandable=False) is False
+    assert (conn.status, conn.expand_task, made) == (C.NO_MACHINE, None, [])
     assert changes == []
+
+
+def test_an_expand_request_makes_its_task_once_and_before_the_change(
+    machine: Machine, changes: list[Change]
+) -> None:
+    conn = new_connection(machine)
+    seen: list[ConnectionState] = []
+
+    def make() -> Task:
+        seen.append(conn.status)
+        return new_task(TaskKind.POOL_EXPAND)
+
+    assert conn.expand_requested(new_task=make, expandable=True) is True
+    assert seen == [C.NO_MACHINE]
+    assert changes == [(conn, C.NO_MACHINE, C.RESERVING, conn.expand_task)]
 
 
 @pytest.mark.parametrize(
@@ -129,7 +155,9 @@ def test_a_trigger_the_flow_does_not_allow_is_refused(
     conn = new_connection(machine, state)
     assert conn.may_trigger(trigger, expandable=True) is False
     with pytest.raises(MachineError):
-        conn.trigger(trigger, task=new_task(TaskKind.POOL_EXPAND), expandable=True)
+        conn.trigger(
+            trigger, task=new_task(TaskKind.POOL_EXPAND), new_task=no_task, expandable=True
+        )
     assert conn.status is state
     assert changes == []
 
@@ -138,9 +166,9 @@ def test_a_whole_flow_with_a_restart_after_each_cancel(
     machine: Machine, changes: list[Change]
 ) -> None:
     conn = new_connection(machine)
-    conn.expand_requested(task=new_task(TaskKind.POOL_EXPAND), expandable=True)
+    conn.expand_requested(new_task=lambda: new_task(TaskKind.POOL_EXPAND), expandable=True)
     conn.trigger("expand_cancelled")
-    conn.expand_requested(task=new_task(TaskKind.POOL_EXPAND), expandable=True)
+    conn.expand_requested(new_task=lambda: new_task(TaskKind.POOL_EXPAND), expandable=True)
     conn.trigger("expand_completed")
     conn.start_requested(task=new_task(TaskKind.GLINT_START))
     conn.trigger("start_failed")
