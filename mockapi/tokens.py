@@ -47,8 +47,12 @@ def _b64(data: bytes) -> bytes:
     return base64.urlsafe_b64encode(data).rstrip(b"=")
 
 
+#: ``json.dumps(..., separators=(",", ":"))``, as PyJWT encodes a payload, made once: dumps
+#: builds a new encoder on every call with these options (a third of the encoding's time).
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+
 #: PyJWT's header for HS256, keys sorted: ``{"alg":"HS256","typ":"JWT"}``.
-_HEADER = _b64(json.dumps({"alg": ALGORITHM, "typ": "JWT"}, separators=(",", ":")).encode())
+_HEADER = _b64(_COMPACT.encode({"alg": ALGORITHM, "typ": "JWT"}).encode())
 
 
 def sign(claims: dict[str, Any], secret: bytes) -> str:
@@ -57,7 +61,7 @@ def sign(claims: dict[str, Any], secret: bytes) -> str:
     PyJWT's encode spent ~60 µs of a login on option and key handling around one HMAC; this
     is the same compact JSON, base64url and HMAC-SHA256 (a test compares the two).
     """
-    payload = _b64(json.dumps(claims, separators=(",", ":")).encode())
+    payload = _b64(_COMPACT.encode(claims).encode())
     signing_input = _HEADER + b"." + payload
     return (signing_input + b"." + _b64(hmac.digest(secret, signing_input, "sha256"))).decode()
 
@@ -99,7 +103,9 @@ class TokenService:
             "client_id": sub,
             "domain": None,
             "iat": now,
-            "jti": uuid.uuid4().hex,
+            # 128 random bits as 32 hex digits, the form uuid4().hex had, at a tenth of the
+            # cost (uuid4 builds a UUID object to set 6 bits no client reads).
+            "jti": secrets.token_hex(16),
         }
         return sign(claims, self._secret)
 

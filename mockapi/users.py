@@ -6,9 +6,8 @@ order of the checks lives in :mod:`statemachines.login`, not here.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
-import pyotp
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
@@ -33,7 +32,7 @@ from statemachines.login import (
     LoginAttempt,
     LoginState,
     LoginStep,
-    expected_otp,
+    otp_at,
     run_login,
 )
 
@@ -84,6 +83,10 @@ def _account(user: User, fields: UserFields | None) -> Account:
 
 def totp_code(secret: str, now: datetime) -> str:
     """The RFC 6238 code of ``secret`` at ``now`` (SHA-1, 6 digits, 30-s steps, as apps use)."""
+    # Imported here, the one place that uses it: only scenarios with TOTP users need it, and
+    # the server should not pay for it at start-up.
+    import pyotp
+
     return pyotp.TOTP(secret).at(now)
 
 
@@ -105,22 +108,26 @@ def run_attempt(
     runtime = app[RUNTIME]
     # By username only and case-sensitively: the world's lookup also takes ids, login must not.
     user = runtime.world.users_by_name.get(username)
-    now = app[CLOCK].now()
+    # Unix seconds: a datetime is made only for a TOTP user, and the date code is cached per day.
+    now = app[CLOCK].time()
     account = None
     expected_totp = None
     if user is not None:
-        # The MFA secrets live in the scenario entry the user was built from.
-        fields = user_fields(runtime.scenario, user.username, user.id)
+        # The MFA secrets live in the scenario entry the user was built from; only MFA users
+        # have any to look up.
+        fields = None
+        if user.otp or user.hardware_token:
+            fields = user_fields(runtime.scenario, user.username, user.id)
         account = _account(user, fields)
         if user.otp and fields is not None and fields.otp_secret is not None:
-            expected_totp = totp_code(fields.otp_secret, now)
+            expected_totp = totp_code(fields.otp_secret, datetime.fromtimestamp(now, UTC))
     attempt = LoginAttempt(
         username=username,
         password=password,
         ldap=ldap,
         otp_code=otp_code,
         account=account,
-        expected_otp=expected_otp(now),
+        expected_otp=otp_at(now),
         check_passwords=runtime.scenario.settings.check_passwords,
         step=step,
         expected_totp=expected_totp,

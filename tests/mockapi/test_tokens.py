@@ -98,6 +98,14 @@ async def test_each_login_issues_a_new_token(client: Client) -> None:
     assert await login(client) != await login(client)
 
 
+def test_every_token_has_its_own_jti_of_32_hex_digits() -> None:
+    tokens = TokenService(SECRET.encode(), Clock())
+    user_id = uuid.UUID(USER_IDS["astravdi"])
+    jtis = [claims_of(tokens.issue(user_id, "astravdi", ["user"]))["jti"] for _ in range(100)]
+    assert all(len(jti) == 32 and set(jti) <= set("0123456789abcdef") for jti in jtis)
+    assert len(set(jtis)) == len(jtis)
+
+
 async def test_the_token_body_has_an_empty_refresh_token(client: Client) -> None:
     resp = await client.post(LOGIN, json=login_body("astravdi"))
     data = (await resp.json())["data"]

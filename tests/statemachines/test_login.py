@@ -3,6 +3,9 @@ next steps (ADFS page, hardware token) and TOTP that run through the same machin
 
 from __future__ import annotations
 
+import gc
+import itertools
+import weakref
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from functools import partial
@@ -12,10 +15,11 @@ import pytest
 from transitions import EventData, Machine
 
 from statemachines.login import (
-    CHECK_STATES,
     CHECKED,
     INITIAL,
     OUTCOME_STATES,
+    START,
+    START_STATES,
     STATES,
     TRANSITIONS,
     TRIGGERS,
@@ -25,6 +29,7 @@ from statemachines.login import (
     LoginStep,
     build_login_machine,
     expected_otp,
+    otp_at,
     run_login,
 )
 
@@ -75,32 +80,46 @@ def machine() -> Machine:
     return build_login_machine()
 
 
-def path_of(machine: Machine, login: LoginAttempt) -> list[str]:
-    """The states ``login`` passes through, the initial one included."""
-    visited = [INITIAL]
+def changes_of(machine: Machine, login: LoginAttempt) -> list[tuple[str, str]]:
+    """The state changes ``login`` goes through, as (from, to)."""
+    changes: list[tuple[str, str]] = []
 
     def record(event: EventData) -> None:
         assert event.model is login
-        visited.append(login.state)
+        assert event.transition is not None
+        changes.append((event.transition.source, login.state))
 
     machine.after_state_change = [record]
     run_login(machine, login)
-    return visited
+    return changes
+
+
+#: Every guard of the table (``conditions`` and ``unless``).
+GUARDS = sorted({row[key] for row in TRANSITIONS for key in ("conditions", "unless") if key in row})
+
+
+def guards_asked(machine: Machine, login: LoginAttempt) -> list[str]:
+    """The guards the machine asks while running ``login``'s checks, in the order it asks."""
+    asked: list[str] = []
+    for name in GUARDS:
+        guard = getattr(login, name)
+
+        def recording(event: EventData, name: str = name, guard: Any = guard) -> bool:
+            asked.append(name)
+            return bool(guard(event))
+
+        # An instance attribute: transitions looks guards up on the model by name.
+        setattr(login, name, recording)
+    run_login(machine, login)
+    return asked
 
 
 # -- the table ---------------------------------------------------------------------------------
-def test_states_are_the_checks_in_contract_order_then_the_outcomes() -> None:
+def test_states_are_the_start_of_each_route_then_the_outcomes() -> None:
     assert STATES == [
-        "looking_up_user",
-        "checking_otp_given",
-        "verifying_totp",
-        "verifying_otp",
-        "checking_adfs",
-        "checking_hardware_token",
+        "logging_in",
         "signing_in_with_adfs",
         "signing_in_with_hardware_token",
-        "verifying_token_code",
-        "checking_credentials",
         "unknown_user",
         "otp_required",
         "otp_rejected",
@@ -111,39 +130,50 @@ def test_states_are_the_checks_in_contract_order_then_the_outcomes() -> None:
         "credentials_rejected",
         "authenticated",
     ]
-    assert INITIAL == "looking_up_user"
+    assert INITIAL == "logging_in"
+    assert START == {
+        LoginStep.LOGIN: L.LOGGING_IN,
+        LoginStep.ADFS: L.SIGNING_IN_WITH_ADFS,
+        LoginStep.HARDWARE_TOKEN: L.SIGNING_IN_WITH_HARDWARE_TOKEN,
+    }
     assert TRIGGERS == [CHECKED] == ["checked"]
-    assert set(CHECK_STATES) | OUTCOME_STATES == set(LoginState)
-    assert not set(CHECK_STATES) & OUTCOME_STATES
+    assert set(LoginState) == START_STATES | OUTCOME_STATES
+    assert not START_STATES & OUTCOME_STATES
 
 
-def test_each_check_stops_at_its_outcome_when_its_guard_holds_else_goes_on() -> None:
-    rows = [(t["source"], t.get("conditions"), t["dest"]) for t in TRANSITIONS]
+def test_each_route_lists_its_checks_in_contract_order_then_authenticated() -> None:
+    rows = [(t["source"], t.get("conditions"), t.get("unless"), t["dest"]) for t in TRANSITIONS]
     assert rows == [
-        ("looking_up_user", "user_unknown", "unknown_user"),
-        ("looking_up_user", "via_adfs", "signing_in_with_adfs"),
-        ("looking_up_user", "via_hardware_token", "signing_in_with_hardware_token"),
-        ("looking_up_user", None, "checking_otp_given"),
-        ("checking_otp_given", "otp_missing", "otp_required"),
-        ("checking_otp_given", None, "verifying_totp"),
-        ("verifying_totp", "totp_accepted", "checking_adfs"),
-        ("verifying_totp", None, "verifying_otp"),
-        ("verifying_otp", "otp_mismatch", "otp_rejected"),
-        ("verifying_otp", None, "checking_adfs"),
-        ("checking_adfs", "adfs_enabled", "adfs_required"),
-        ("checking_adfs", None, "checking_hardware_token"),
-        ("checking_hardware_token", "hardware_token_enabled", "hardware_token_required"),
-        ("checking_hardware_token", None, "checking_credentials"),
-        ("signing_in_with_adfs", "adfs_not_enabled", "wrong_sign_in_method"),
-        ("signing_in_with_adfs", None, "checking_credentials"),
-        ("signing_in_with_hardware_token", "hardware_token_not_enabled", "wrong_sign_in_method"),
-        ("signing_in_with_hardware_token", None, "verifying_token_code"),
-        ("verifying_token_code", "token_code_mismatch", "token_code_rejected"),
-        ("verifying_token_code", None, "checking_credentials"),
-        ("checking_credentials", "credentials_rejected", "credentials_rejected"),
-        ("checking_credentials", None, "authenticated"),
+        # CONTRACT §4, checks 1-7.
+        ("logging_in", "user_unknown", None, "unknown_user"),
+        ("logging_in", "otp_missing", None, "otp_required"),
+        ("logging_in", "otp_mismatch", "totp_accepted", "otp_rejected"),
+        ("logging_in", "adfs_enabled", None, "adfs_required"),
+        ("logging_in", "hardware_token_enabled", None, "hardware_token_required"),
+        ("logging_in", "credentials_rejected", None, "credentials_rejected"),
+        ("logging_in", None, None, "authenticated"),
+        ("signing_in_with_adfs", "user_unknown", None, "unknown_user"),
+        ("signing_in_with_adfs", "adfs_not_enabled", None, "wrong_sign_in_method"),
+        ("signing_in_with_adfs", "credentials_rejected", None, "credentials_rejected"),
+        ("signing_in_with_adfs", None, None, "authenticated"),
+        ("signing_in_with_hardware_token", "user_unknown", None, "unknown_user"),
+        (
+            "signing_in_with_hardware_token",
+            "hardware_token_not_enabled",
+            None,
+            "wrong_sign_in_method",
+        ),
+        ("signing_in_with_hardware_token", "token_code_mismatch", None, "token_code_rejected"),
+        ("signing_in_with_hardware_token", "credentials_rejected", None, "credentials_rejected"),
+        ("signing_in_with_hardware_token", None, None, "authenticated"),
     ]
     assert {t["trigger"] for t in TRANSITIONS} == {"checked"}
+
+
+def test_every_transition_leaves_a_start_state_for_an_outcome() -> None:
+    # One trigger ends every attempt: no transition leads on to another check.
+    assert {t["source"] for t in TRANSITIONS} == {s.value for s in START_STATES}
+    assert {t["dest"] for t in TRANSITIONS} == {s.value for s in OUTCOME_STATES}
 
 
 def test_machine_has_no_auto_transitions_and_passes_event_data(machine: Machine) -> None:
@@ -330,62 +360,74 @@ def test_every_outcome_state_is_reachable(machine: Machine) -> None:
 
 
 # -- order -------------------------------------------------------------------------------------
-LOGIN_PATH = [
-    "looking_up_user",
-    "checking_otp_given",
-    "verifying_totp",
-    "verifying_otp",
-    "checking_adfs",
-    "checking_hardware_token",
-    "checking_credentials",
-    "authenticated",
+LOGIN_CHECKS = [
+    "user_unknown",
+    "otp_missing",
+    "otp_mismatch",
+    "adfs_enabled",
+    "hardware_token_enabled",
+    "credentials_rejected",
 ]
 
 
-def test_a_successful_login_runs_every_login_check_in_order(machine: Machine) -> None:
-    assert path_of(machine, attempt(PLAIN)) == LOGIN_PATH
+def test_a_successful_login_runs_every_login_check_in_order_in_one_change(
+    machine: Machine,
+) -> None:
+    login = attempt(PLAIN)
+    assert guards_asked(machine, login) == LOGIN_CHECKS
+    assert changes_of(machine, attempt(PLAIN)) == [("logging_in", "authenticated")]
 
 
 def test_a_good_totp_skips_the_date_check(machine: Machine) -> None:
+    # The code is not today's date code, so only the TOTP can let it through.
     login = attempt(OTP, otp_code=TOTP_NOW, expected_totp=TOTP_NOW)
-    assert path_of(machine, login) == [s for s in LOGIN_PATH if s != "verifying_otp"]
+    assert guards_asked(machine, login) == [*LOGIN_CHECKS[:3], "totp_accepted", *LOGIN_CHECKS[3:]]
+    assert login.outcome is L.AUTHENTICATED
 
 
 def test_a_code_that_is_not_the_totp_still_gets_the_date_check(machine: Machine) -> None:
     login = attempt(OTP, otp_code=TODAY, expected_totp=TOTP_NOW)
-    assert path_of(machine, login) == LOGIN_PATH
+    # The date code matches, so the exception for the TOTP is never asked.
+    assert guards_asked(machine, login) == LOGIN_CHECKS
+    assert login.outcome is L.AUTHENTICATED
 
 
-def test_the_adfs_page_skips_the_login_questions_and_meets_it_at_the_credentials(
+def test_the_adfs_page_skips_the_login_questions_and_ends_with_the_credentials(
     machine: Machine,
 ) -> None:
-    assert path_of(machine, adfs_step(ADFS)) == [
-        "looking_up_user",
-        "signing_in_with_adfs",
-        "checking_credentials",
-        "authenticated",
+    login = adfs_step(ADFS)
+    assert guards_asked(machine, login) == [
+        "user_unknown",
+        "adfs_not_enabled",
+        "credentials_rejected",
     ]
+    assert changes_of(machine, adfs_step(ADFS)) == [("signing_in_with_adfs", "authenticated")]
 
 
 def test_the_hardware_token_step_checks_the_code_then_the_credentials(machine: Machine) -> None:
-    assert path_of(machine, token_step(HARDWARE, token_code="123456")) == [
-        "looking_up_user",
-        "signing_in_with_hardware_token",
-        "verifying_token_code",
-        "checking_credentials",
-        "authenticated",
+    login = token_step(HARDWARE, token_code="123456")
+    assert guards_asked(machine, login) == [
+        "user_unknown",
+        "hardware_token_not_enabled",
+        "token_code_mismatch",
+        "credentials_rejected",
+    ]
+    assert changes_of(machine, token_step(HARDWARE, token_code="123456")) == [
+        ("signing_in_with_hardware_token", "authenticated")
     ]
 
 
-def test_every_check_state_is_on_some_path(machine: Machine) -> None:
-    visited: set[str] = set()
+def test_every_transition_of_the_table_is_taken_by_some_case(machine: Machine) -> None:
+    taken: set[tuple[str, str]] = set()
     for _, make, _ in OUTCOMES:
-        visited.update(path_of(machine, make()))
-    assert {s.value for s in CHECK_STATES} <= visited
+        taken.update(changes_of(machine, make()))
+    assert taken == {(t["source"], t["dest"]) for t in TRANSITIONS}
 
 
 def test_an_unknown_user_stops_at_the_lookup(machine: Machine) -> None:
-    assert path_of(machine, attempt(None)) == ["looking_up_user", "unknown_user"]
+    login = attempt(None)
+    assert guards_asked(machine, login) == ["user_unknown"]
+    assert login.outcome is L.UNKNOWN_USER
 
 
 ORDER: list[Case] = [
@@ -453,20 +495,120 @@ def test_check_order(
     assert run_login(machine, make()) is outcome
 
 
+# -- the table against the contract, for every combination of inputs ---------------------------
+def reference(login: LoginAttempt) -> LoginState:
+    """CONTRACT §4's checks (and the MFA steps'), in its order, as plain Python."""
+    account = login.account
+    if account is None:
+        return L.UNKNOWN_USER
+    if login.step is LoginStep.LOGIN:
+        if account.otp:
+            if not login.otp_code:
+                return L.OTP_REQUIRED
+            is_totp = login.expected_totp is not None and login.otp_code == login.expected_totp
+            if not is_totp and login.otp_code != login.expected_otp:
+                return L.OTP_REJECTED
+        if account.adfs:
+            return L.ADFS_REQUIRED
+        if account.hardware_token:
+            return L.HARDWARE_TOKEN_REQUIRED
+    elif login.step is LoginStep.ADFS:
+        if not account.adfs:
+            return L.WRONG_SIGN_IN_METHOD
+    else:
+        if not account.hardware_token:
+            return L.WRONG_SIGN_IN_METHOD
+        code = login.token_code or ""
+        expected = account.hardware_token_code
+        good = code == expected if expected is not None else len(code) == 6 and code in SIX_DIGITS
+        if not good:
+            return L.TOKEN_CODE_REJECTED
+    if not login.password or account.disabled:
+        return L.CREDENTIALS_REJECTED
+    if login.check_passwords and login.password != account.password:
+        return L.CREDENTIALS_REJECTED
+    return L.AUTHENTICATED
+
+
+#: The six-digit codes the reference's users without a scenario code accept (the inputs'
+#: only six-digit ASCII codes, spelled out rather than matched with the machine's pattern).
+SIX_DIGITS = {"123456", "428571"}
+
+ACCOUNTS: list[Account | None] = [
+    None,
+    *(
+        Account(
+            password="secret",
+            disabled=disabled,
+            otp=otp,
+            adfs=adfs,
+            hardware_token=hardware_token,
+            hardware_token_code=code,
+        )
+        for otp, adfs, hardware_token, disabled in itertools.product([False, True], repeat=4)
+        for code in ([None, "428571"] if hardware_token else [None])
+    ),
+]
+OTP_CODES = [None, "", TODAY, TOTP_NOW, "000000"]
+TOTPS = [None, TOTP_NOW]
+PASSWORDS = [None, "", "secret", "wrong"]
+TOKEN_CODES = [None, "123456", "428571", "12345a", "123456\n"]
+
+
+def test_the_table_agrees_with_the_contract_for_every_combination(machine: Machine) -> None:
+    disagreements = []
+    combinations = itertools.product(
+        ACCOUNTS, OTP_CODES, TOTPS, PASSWORDS, [False, True], list(LoginStep), TOKEN_CODES
+    )
+    count = 0
+    reached = set()
+    for account, otp_code, totp, password, check_passwords, step, token_code in combinations:
+        login = attempt(
+            account,
+            otp_code=otp_code,
+            expected_totp=totp,
+            password=password,
+            check_passwords=check_passwords,
+            step=step,
+            token_code=token_code,
+        )
+        expected = reference(login)
+        reached.add(expected)
+        if run_login(machine, login) is not expected:
+            disagreements.append((login, login.state, expected))
+        count += 1
+    assert count == 25 * 5 * 2 * 4 * 2 * 3 * 5
+    assert reached == OUTCOME_STATES  # the inputs reach every answer
+    assert disagreements == []
+
+
 # -- models ------------------------------------------------------------------------------------
-def test_an_attempt_is_a_model_only_while_its_checks_run(machine: Machine) -> None:
-    seen: list[bool] = []
+def test_an_attempt_takes_the_event_without_becoming_a_model(machine: Machine) -> None:
+    seen: list[tuple[bool, bool]] = []
 
     def record(event: EventData) -> None:
-        seen.append(event.model in machine.models)
+        seen.append((event.model is login, event.model in machine.models))
 
     machine.after_state_change = [record]
     login = attempt(PLAIN)
     run_login(machine, login)
-    assert len(seen) == len(LOGIN_PATH) - 1  # one change per check run
-    assert all(seen)
-    assert login not in machine.models
+    assert seen == [(True, False)]  # one change, from the route's start to its outcome
     assert list(machine.models) == []
+    # Nothing bound on it (add_model would bind the trigger and is_<state> helpers).
+    assert not any(hasattr(login, name) for name in ("checked", "trigger", "is_authenticated"))
+
+
+def test_a_finished_attempt_is_freed_without_the_garbage_collector(machine: Machine) -> None:
+    # No reference cycle through the machine: an attempt goes when its request drops it.
+    gc.disable()
+    try:
+        login = attempt(OTP, otp_code=TODAY)
+        assert run_login(machine, login) is L.AUTHENTICATED
+        gone = weakref.ref(login)
+        del login
+        assert gone() is None
+    finally:
+        gc.enable()
 
 
 def test_one_machine_serves_many_attempts(machine: Machine) -> None:
@@ -477,7 +619,7 @@ def test_one_machine_serves_many_attempts(machine: Machine) -> None:
     assert list(machine.models) == []
 
 
-def test_the_attempt_is_removed_even_when_a_check_fails(machine: Machine) -> None:
+def test_a_failing_check_raises_and_leaves_the_machine_holding_nothing(machine: Machine) -> None:
     class Broken(LoginAttempt):
         def otp_missing(self, event: EventData) -> bool:
             raise RuntimeError("boom")
@@ -495,7 +637,7 @@ def test_the_attempt_is_removed_even_when_a_check_fails(machine: Machine) -> Non
     assert list(machine.models) == []
 
 
-def test_a_reused_attempt_starts_over_from_the_lookup(machine: Machine) -> None:
+def test_a_reused_attempt_starts_over_from_its_route(machine: Machine) -> None:
     login = attempt(OTP)
     assert run_login(machine, login) is L.OTP_REQUIRED
     login.otp_code = TODAY
@@ -518,6 +660,22 @@ def test_a_fresh_attempt_has_no_outcome() -> None:
 )
 def test_the_otp_is_the_utc_date_as_yymmdd(now: datetime, otp: str) -> None:
     assert expected_otp(now) == otp
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    [0, 86399.999999, 86400, -0.5, -86400.0, 1_795_679_088.99845, 4_102_444_799.9, 4_102_444_800],
+)
+def test_the_otp_at_a_unix_time_is_that_times_utc_date(timestamp: float) -> None:
+    assert otp_at(timestamp) == expected_otp(datetime.fromtimestamp(timestamp, UTC))
+
+
+def test_the_cached_otp_changes_exactly_at_utc_midnight() -> None:
+    midnight = datetime(2026, 11, 26, tzinfo=UTC).timestamp()
+    for day in range(-400, 400):
+        start = midnight + day * 86400
+        assert otp_at(start - 1e-6) == expected_otp(datetime.fromtimestamp(start - 1, UTC))
+        assert otp_at(start) == expected_otp(datetime.fromtimestamp(start, UTC))
 
 
 def test_guards_take_the_event(machine: Machine) -> None:
@@ -552,7 +710,10 @@ def test_the_exported_diagram_shows_the_mfa_steps_and_totp() -> None:
 
     text = mermaid(MACHINES["login"])
     for row in TRANSITIONS:
-        guard = f" [{row['conditions']}]" if "conditions" in row else ""
+        guard = ""
+        if "conditions" in row:
+            unless = f" & !{row['unless']}" if "unless" in row else ""
+            guard = f" [{row['conditions']}{unless}]"
         assert f"  {row['source']} --> {row['dest']}: checked{guard}\n" in text
-    for state in ("verifying_totp", "signing_in_with_adfs", "verifying_token_code"):
+    for state in ("logging_in", "signing_in_with_adfs", "signing_in_with_hardware_token"):
         assert f'state "{state}" as {state}' in text
