@@ -12,7 +12,6 @@ from aiohttp import web
 
 from mockapi.clock import Clock
 from mockapi.dashboard import setup_dashboard
-from mockapi.errors import error_middleware
 from mockapi.faults import FaultEngine
 from mockapi.journal import Journal
 from mockapi.keys import (
@@ -26,7 +25,7 @@ from mockapi.keys import (
     TOKENS,
     WATCHER,
 )
-from mockapi.middlewares import fault_middleware, journal_middleware, service_token_middleware
+from mockapi.middlewares import request_middleware
 from mockapi.routes import setup_routes
 from mockapi.runtime import ClockOverrides, Runtime
 from mockapi.scenario import Scenario, default_scenario_path, load_scenario
@@ -88,12 +87,7 @@ def create_app(
     runtime.on_reset.add(lambda: faults.load(runtime.scenario.faults, runtime.world))
 
     app = web.Application(
-        middlewares=[
-            journal_middleware,
-            fault_middleware,
-            service_token_middleware,
-            error_middleware,
-        ],
+        middlewares=[request_middleware],
         client_max_size=MAX_BODY,
     )
     app[SETTINGS] = settings

@@ -1,7 +1,8 @@
-"""The error catalogue of CONTRACT §3 and the one middleware that turns failures into JSON.
+"""The error catalogue of CONTRACT §3 and the translation of failures into its JSON.
 
 Handlers raise :class:`ApiError` with a catalogue entry or :class:`ValidationFailed` with
-pydantic's error list; nothing else in mockapi builds an error body.
+pydantic's error list; nothing else in mockapi builds an error body. The one request
+middleware (:mod:`mockapi.middlewares`) answers what they raise with :func:`error_response`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from enum import IntEnum
 from typing import Any
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
 from mockapi.responses import json_response
 
@@ -129,22 +129,31 @@ def _is_websocket(request: web.Request) -> bool:
     return request.headers.get("upgrade", "").lower() == "websocket"
 
 
-@web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Turn every failure into the JSON the original answers, never a text/plain 500."""
-    try:
-        return await handler(request)
-    except ApiError as exc:
+def error_response(request: web.Request, exc: Exception) -> web.StreamResponse | None:
+    """The JSON the original answers for what a handler raised, never a text/plain 500.
+
+    None for a redirect (an :class:`~aiohttp.web.HTTPException` below 400), which the caller
+    re-raises so aiohttp sends it. :mod:`mockapi.middlewares` calls this for every handler.
+    """
+    if isinstance(exc, ApiError):
         return exc.spec.response()
-    except ValidationFailed as exc:
+    if isinstance(exc, ValidationFailed):
         return json_response({"detail": exc.errors}, status=422)
-    except Conflict as exc:
+    if isinstance(exc, Conflict):
         return json_response(
             {"detail": [{"msg": exc.msg, "err_code": int(ErrorCode.DEFAULT), "type": "default"}]},
             status=409,
             headers=AUTH_HEADERS,
         )
-    except web.HTTPNotFound:
+    if isinstance(exc, web.HTTPException):
+        return _http_error(request, exc)
+    log.error("unhandled error on %s %s", request.method, request.path, exc_info=exc)
+    return INTERNAL_ERROR.response()
+
+
+def _http_error(request: web.Request, exc: web.HTTPException) -> web.StreamResponse | None:
+    """aiohttp's own errors (routing, body size) in the original's shapes."""
+    if isinstance(exc, web.HTTPNotFound):
         if _is_websocket(request):
             # Starlette refuses an unmatched WebSocket handshake with a bare 403.
             return web.Response(status=403)
@@ -152,22 +161,18 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if redirect is not None:
             return redirect
         return json_response({"detail": "Not Found"}, status=404)
-    except web.HTTPMethodNotAllowed as exc:
+    if isinstance(exc, web.HTTPMethodNotAllowed):
         return json_response(
             {"detail": "Method Not Allowed"},
             status=405,
             headers={"allow": ", ".join(sorted(exc.allowed_methods))},
         )
-    except web.HTTPRequestEntityTooLarge:
+    if isinstance(exc, web.HTTPRequestEntityTooLarge):
         return BODY_TOO_LARGE.response()
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        return json_response(
-            {"detail": [{"msg": exc.reason, "err_code": 999, "type": "default"}]},
-            status=exc.status,
-            headers=AUTH_HEADERS,
-        )
-    except Exception:
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        return INTERNAL_ERROR.response()
+    if exc.status < 400:
+        return None
+    return json_response(
+        {"detail": [{"msg": exc.reason, "err_code": 999, "type": "default"}]},
+        status=exc.status,
+        headers=AUTH_HEADERS,
+    )

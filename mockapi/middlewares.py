@@ -1,9 +1,20 @@
-"""Request middlewares besides the error one: the journal, HTTP faults, the service-token guard.
+"""The one request middleware: journal, HTTP faults, the service-token guard and error answers.
 
-Order in the app (outermost first): journal, faults, service token, errors. The journal sees the
-final status of every answer, including the 403 of a refused service token and the answers of
-faults (an error status, a late answer, a dropped one); faults see every answer the handlers and
-the error middleware made.
+One aiohttp middleware runs the whole request lifecycle: aiohttp wraps the handler in one
+more layer per middleware (plus one of its own for an app that has any), and four of them,
+each looking up the app and its state again, cost about a fifth of a health request. Its
+stages, outermost first, keep the guarantees of the four middlewares it replaces:
+
+1. **journal**: every answer is recorded with its final status, including the 403 of a refused
+   service token and the answers of faults (an error status, a late answer, a dropped one);
+2. **faults**: they act on every answer the handlers and the error answers made; /service/ and
+   the tool's own pages are never faulted (:meth:`FaultEngine.match_http`);
+3. **service token**: with ``--service-token`` set, /service/ needs ``X-Service-Token``;
+4. **errors**: what a handler raises becomes the JSON the original answers
+   (:func:`mockapi.errors.error_response`); a redirect passes through as an exception.
+
+A request that no fault matches (always the case when there are none) takes the short path:
+the guard, the handler and one journal entry.
 """
 
 from __future__ import annotations
@@ -16,8 +27,8 @@ from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 
 from mockapi.auth import USER_KEY, identify
-from mockapi.errors import PERMISSION_DENIED
-from mockapi.faults import HttpHit, fault_response, is_tool_path
+from mockapi.errors import PERMISSION_DENIED, error_response
+from mockapi.faults import FaultEngine, HttpHit, Requester, fault_response, is_tool_path
 from mockapi.keys import FAULTS, JOURNAL, RUNTIME, SETTINGS
 from mockapi.world import User
 
@@ -27,17 +38,17 @@ SERVICE_TOKEN_HEADER = "X-Service-Token"
 UNJOURNALED = ("/service/journal/",)
 
 
-@dataclass(frozen=True, slots=True)
-class Dropped:
-    """A request whose answer a fault dropped; ``status`` is what the handler answered (None
-    when it never ran: a dropped WebSocket handshake)."""
+@dataclass(slots=True)
+class FaultNote:
+    """What a fault did to a request, for its journal entry.
 
-    status: int | None
+    ``dropped`` is set when the answer was dropped; ``handled`` is then what the handler
+    answered (None when it never ran: a dropped WebSocket handshake).
+    """
 
-
-#: The id of the fault that acted on a request, and the drop, for the journal's entry.
-FAULT_KEY = web.RequestKey("fault", str)
-DROPPED_KEY = web.RequestKey("dropped", Dropped)
+    fault_id: str
+    dropped: bool = False
+    handled: int | None = None
 
 
 def note_user(request: web.Request, username: str) -> None:
@@ -46,80 +57,94 @@ def note_user(request: web.Request, username: str) -> None:
 
 
 @web.middleware
-async def service_token_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """With ``--service-token`` set, /service/ needs ``X-Service-Token``; 403/999 otherwise."""
-    expected = request.app[SETTINGS].service_token
-    if expected and request.path.startswith(SERVICE_PREFIX):
-        given = request.headers.get(SERVICE_TOKEN_HEADER, "")
-        # surrogateescape: aiohttp decodes header bytes that are not UTF-8 to surrogates, and
-        # a strict encode raised on them (a text/plain 500 instead of the 403).
-        if not hmac.compare_digest(
-            given.encode("utf-8", "surrogateescape"), expected.encode("utf-8", "surrogateescape")
-        ):
-            return PERMISSION_DENIED.response()
-    return await handler(request)
-
-
-@web.middleware
-async def journal_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Record every answer (method, path, status, user) in the journal."""
+async def request_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Answer the request through the stages of the module docstring, and journal the answer."""
+    app = request.app  # a property that asks the match info: read once, passed on
+    faults = app[FAULTS]
+    if faults.on_http:
+        hit = await faults.match_http(request.method, request.path, _requester_of(request))
+        if hit is not None:
+            return await _faulted(request, handler, app, hit)
     try:
-        response = await handler(request)
-    except web.HTTPException as exc:  # redirects and the like pass through the error middleware
-        _record(request, exc.status)
+        response = await _guarded(request, handler, app)
+    except web.HTTPException as exc:  # a redirect: the error answers let it through
+        _record(request, app, exc.status, None)
         raise
-    _record(request, response.status)
+    _record(request, app, response.status, None)
     return response
 
 
-def _record(request: web.Request, status: int) -> None:
-    # The dashboard's own page, files and feed would bury the API traffic a test inspects.
-    if request.path.startswith(UNJOURNALED) or is_tool_path(request.path):
-        return
-    journal = request.app[JOURNAL]
-    fault = request.get(FAULT_KEY)
-    if fault is None:
-        journal.record_http(request.method, request.path, status, request.get(USER_KEY))
-        return
-    extra: dict[str, object] = {"fault": fault}
-    answered: int | None = status
-    dropped = request.get(DROPPED_KEY)
-    if dropped is not None:
-        # What the handler answered (so what the world now holds), though nobody received it.
-        answered = dropped.status
-        extra["dropped"] = True
-    journal.record(
-        "http",
-        method=request.method,
-        path=request.path,
-        status=answered,
-        user=request.get(USER_KEY),
-        **extra,
+async def _guarded(
+    request: web.Request, handler: Handler, app: web.Application
+) -> web.StreamResponse:
+    """The service-token check, then the handler, with what it raises answered as JSON."""
+    expected = app[SETTINGS].service_token
+    if expected and request.path.startswith(SERVICE_PREFIX) and not _token_ok(request, expected):
+        return PERMISSION_DENIED.response()
+    try:
+        return await handler(request)
+    except Exception as exc:
+        response = error_response(request, exc)
+        if response is None:
+            raise
+        return response
+
+
+def _token_ok(request: web.Request, expected: str) -> bool:
+    given = request.headers.get(SERVICE_TOKEN_HEADER, "")
+    # surrogateescape: aiohttp decodes header bytes that are not UTF-8 to surrogates, and a
+    # strict encode raised on them (a text/plain 500 instead of the 403).
+    return hmac.compare_digest(
+        given.encode("utf-8", "surrogateescape"), expected.encode("utf-8", "surrogateescape")
     )
 
 
-@web.middleware
-async def fault_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Apply the first HTTP fault that matches and fires: wait, answer an error, or drop.
+def _record(
+    request: web.Request, app: web.Application, status: int, note: FaultNote | None
+) -> None:
+    """Journal one answer: method, path, status, user, and what a fault did to it."""
+    path = request.path
+    # The dashboard's own page, files and feed would bury the API traffic a test inspects.
+    if path.startswith(UNJOURNALED) or is_tool_path(path):
+        return
+    journal = app[JOURNAL]
+    user = request.get(USER_KEY)
+    if note is None:
+        journal.record_http(request.method, path, status, user)
+        return
+    extra: dict[str, object] = {"fault": note.fault_id}
+    answered: int | None = status
+    if note.dropped:
+        # What the handler answered (so what the world now holds), though nobody received it.
+        answered = note.handled
+        extra["dropped"] = True
+    journal.record("http", method=request.method, path=path, status=answered, user=user, **extra)
+
+
+async def _faulted(
+    request: web.Request, handler: Handler, app: web.Application, hit: HttpHit
+) -> web.StreamResponse:
+    """Answer a request a fault fired on, and journal the answer with the fault's id."""
+    note = FaultNote(hit.fault.id)
+    try:
+        response = await _apply_fault(request, handler, app, hit, note)
+    except web.HTTPException as exc:
+        _record(request, app, exc.status, note)
+        raise
+    _record(request, app, response.status, note)
+    return response
+
+
+async def _apply_fault(
+    request: web.Request, handler: Handler, app: web.Application, hit: HttpHit, note: FaultNote
+) -> web.StreamResponse:
+    """Wait, answer an error, or drop; the first of those the fault asks for.
 
     ``delay_s`` waits on the scenario clock before the request is handled; ``status``
     answers instead of the handler; ``drop`` lets the handler run (whatever it changes stays
     changed, as with a response lost on the way) and closes the connection without an answer.
     """
-    faults = request.app[FAULTS]
-    if not faults.on_http:
-        return await handler(request)
-    found: list[User | None] = []
-
-    async def requester() -> User | None:
-        if not found:
-            found.append(await _requester(request))
-        return found[0]
-
-    hit = await faults.match_http(request.method, request.path, requester)
-    if hit is None:
-        return await handler(request)
-    request[FAULT_KEY] = hit.fault.id
+    faults = app[FAULTS]
     if hit.user is not None:
         note_user(request, hit.user.username)
     spec = hit.fault.spec
@@ -130,45 +155,60 @@ async def fault_middleware(request: web.Request, handler: Handler) -> web.Stream
         faults.note_http(hit, "status", request.method, request.path, status=spec.status)
         return fault_response(spec)
     if spec.drop:
-        return await _drop(request, handler, hit)
-    return await handler(request)
+        return await _drop(request, handler, app, hit, note)
+    return await _guarded(request, handler, app)
 
 
-async def _drop(request: web.Request, handler: Handler, hit: HttpHit) -> web.StreamResponse:
+async def _drop(
+    request: web.Request, handler: Handler, app: web.Application, hit: HttpHit, note: FaultNote
+) -> web.StreamResponse:
     """Run the handler, then close the connection instead of answering.
 
     aiohttp then fails to write the answer to the closed transport, which it takes for a
     client that went away: no traceback, no 500. A WebSocket handshake is dropped before its
     handler, whose "answer" would be the whole socket session.
     """
-    faults = request.app[FAULTS]
+    faults = app[FAULTS]
     transport = request.transport
     if _is_websocket(request) or transport is None:
         faults.note_http(hit, "drop", request.method, request.path, status=None, handled=False)
-        request[DROPPED_KEY] = Dropped(None)
+        note.dropped = True
         if transport is not None:
             transport.close()
         return web.Response(status=503)  # never sent: the connection is gone
     try:
-        response = await handler(request)
-    except web.HTTPException as exc:  # a redirect the error middleware let through
-        _dropped(request, hit, exc.status)
+        response = await _guarded(request, handler, app)
+    except web.HTTPException as exc:  # a redirect the error answers let through
+        _dropped(faults, request, hit, note, exc.status)
         transport.close()
         raise
-    _dropped(request, hit, response.status)
+    _dropped(faults, request, hit, note, response.status)
     transport.close()
     return response
 
 
-def _dropped(request: web.Request, hit: HttpHit, status: int) -> None:
-    request.app[FAULTS].note_http(
-        hit, "drop", request.method, request.path, status=status, handled=True
-    )
-    request[DROPPED_KEY] = Dropped(status)
+def _dropped(
+    faults: FaultEngine, request: web.Request, hit: HttpHit, note: FaultNote, status: int
+) -> None:
+    faults.note_http(hit, "drop", request.method, request.path, status=status, handled=True)
+    note.dropped = True
+    note.handled = status
 
 
 def _is_websocket(request: web.Request) -> bool:
     return request.headers.get(hdrs.UPGRADE, "").strip().lower() == "websocket"
+
+
+def _requester_of(request: web.Request) -> Requester:
+    """Who makes the request, asked at most once and only when a fault needs to know."""
+    found: list[User | None] = []
+
+    async def requester() -> User | None:
+        if not found:
+            found.append(await _requester(request))
+        return found[0]
+
+    return requester
 
 
 async def _requester(request: web.Request) -> User | None:

@@ -1,10 +1,12 @@
-"""The service-token guard (``--service-token``) and the journal middleware around it."""
+"""The request middleware: the service-token guard (``--service-token``), the journal around it,
+and what a handler raises."""
 
 from __future__ import annotations
 
 import asyncio
 
 import pytest
+from aiohttp import web
 from pytest_aiohttp import AiohttpClient
 
 from mockapi.app import create_app
@@ -114,3 +116,42 @@ async def test_a_refused_service_request_is_journaled_with_its_403(client: Clien
     assert [(e["method"], e["path"], e["status"], e["user"]) for e in entries] == [
         ("POST", "/service/reset/", 403, None)
     ]
+
+
+async def journal_of(client: Client) -> list[tuple[str, str, int, str | None]]:
+    resp = await client.get("/service/journal/", headers={HEADER: TOKEN})
+    entries = (await resp.json())["entries"]
+    return [(e["method"], e["path"], e["status"], e["user"]) for e in entries]
+
+
+async def test_a_redirect_a_handler_raises_is_sent_as_is_and_journaled(
+    aiohttp_client: AiohttpClient, settings: Settings
+) -> None:
+    async def moved(request: web.Request) -> web.Response:
+        raise web.HTTPFound("/api/v2/health/")
+
+    app = create_app(settings)
+    app.router.add_get("/moved/", moved)
+    client = await aiohttp_client(app)
+    resp = await client.get("/moved/", allow_redirects=False)
+    assert (resp.status, resp.headers["location"]) == (302, "/api/v2/health/")
+    assert await journal_of(client) == [("GET", "/moved/", 302, None)]
+
+
+async def test_an_unexpected_error_is_journaled_as_the_500_it_answered(
+    aiohttp_client: AiohttpClient, settings: Settings
+) -> None:
+    async def broken(request: web.Request) -> web.Response:
+        raise RuntimeError("a bug")
+
+    app = create_app(settings)
+    app.router.add_get("/broken/", broken)
+    client = await aiohttp_client(app)
+    assert (await client.get("/broken/")).status == 500
+    assert await journal_of(client) == [("GET", "/broken/", 500, None)]
+
+
+async def test_the_user_of_an_authenticated_request_is_journaled(client: Client) -> None:
+    token = await login(client)
+    await client.get("/api/v2/pools/", headers=auth(token))
+    assert (await journal_of(client))[-1] == ("GET", "/api/v2/pools/", 200, "astravdi")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import tomllib
 import uuid
 from datetime import timedelta
@@ -15,7 +16,9 @@ from pytest_aiohttp import AiohttpClient
 from mockapi.app import create_app
 from mockapi.clock import iso_z
 from mockapi.keys import CLOCK, RUNTIME
+from mockapi.pools import machine_body, pools_page, task_body
 from mockapi.scenario import default_scenario_path, parse_scenario
+from mockapi.schemas import MachineBody, MachineOut, PoolOut, PoolsPage, TaskBody, TaskOut
 from mockapi.settings import Settings
 from tests.conftest import SECRET
 from tests.helpers import (
@@ -744,3 +747,50 @@ async def test_login_step1_advance_step2_advance_gives_the_machine(
         await client.get(f"/api/v2/tasks/{start['id']}/", headers=auth(token)),
         task_answer(200, finished),
     )
+
+
+# -- the answers are the response models' dumps ----------------------------------------------
+# The handlers build these bodies as dicts (the models cost more than the rest of a request);
+# the models are what /openapi.json documents, so every dict must be the model's dump, key
+# order included.
+def dumped(model: Any) -> str:
+    return json.dumps(model.model_dump(mode="json"))
+
+
+@pytest.mark.parametrize(("page_no", "size"), [(1, 50), (1, 1), (2, 3), (3, 2), (9, 100)])
+async def test_a_pools_page_is_the_pools_page_models_dump(
+    client: Client, page_no: int, size: int
+) -> None:
+    world = client.app[RUNTIME].world
+    pools = list(world.pools.values())
+    start = (page_no - 1) * size
+    model = PoolsPage(
+        data=[PoolOut.of(pool) for pool in pools[start : start + size]],
+        total=len(pools),
+        page=page_no,
+        size=size,
+        pages=-(-len(pools) // size),
+    )
+    assert json.dumps(pools_page(pools, page_no, size)) == dumped(model)
+
+
+async def test_a_task_body_is_the_task_models_dump_in_every_state(
+    aiohttp_client: AiohttpClient,
+) -> None:
+    client = await default_client(aiohttp_client, EXPAND_COMPLETES)
+    token = await login(client)
+    resp = await client.get(connect(POOL_WIN_1), headers=auth(token))
+    task = client.app[RUNTIME].world.tasks[uuid.UUID((await data_of(resp))["id"])]
+    seen = []
+    for step in (3, LONGEST_TASK_S, 0):  # PENDING, RUNNING, COMPLETED
+        seen.append(task.state)
+        assert json.dumps(task_body(task)) == dumped(TaskBody(data=TaskOut.of(task)))
+        advance(client, step)
+    assert seen == ["PENDING", "RUNNING", "COMPLETED"]
+
+
+async def test_a_machine_body_is_the_machine_models_dump(client: Client) -> None:
+    machines = [m for pool in client.app[RUNTIME].world.pools.values() for m in pool.free]
+    assert machines
+    for machine in machines:
+        assert json.dumps(machine_body(machine)) == dumped(MachineBody(data=MachineOut.of(machine)))
