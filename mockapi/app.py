@@ -6,8 +6,6 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp_jinja2
-import jinja2
 from aiohttp import web
 
 from mockapi.clock import Clock
@@ -26,6 +24,7 @@ from mockapi.keys import (
     WATCHER,
 )
 from mockapi.middlewares import request_middleware
+from mockapi.pages import setup_pages
 from mockapi.routes import setup_routes
 from mockapi.runtime import ClockOverrides, Runtime
 from mockapi.scenario import Scenario, default_scenario_path, load_scenario
@@ -98,8 +97,9 @@ def create_app(
     app[JOURNAL] = journal
     app[FAULTS] = faults
     app[LOGIN_MACHINE] = build_login_machine()
-    # Pages (the ADFS sign-in) render from the package's templates; autoescape stays on.
-    aiohttp_jinja2.setup(app, loader=jinja2.PackageLoader("mockapi", "templates"))
+    # Pages (dashboard, docs, ADFS sign-in) render from the package's templates, autoescape
+    # on; Jinja2 is loaded with the first page, not at start-up (mockapi.pages).
+    setup_pages(app)
     app.cleanup_ctx.append(_lifecycle)
     app.on_shutdown.append(_close_sockets)
     if settings.watch and settings.scenario is not None:

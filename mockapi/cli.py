@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -278,8 +279,22 @@ def _url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
+def _resume_gc() -> None:
+    """Start-up is over: freeze what it made and let the cyclic collector run again.
+
+    ``python -m mockapi`` starts with the collector off (:mod:`mockapi.__main__`). What
+    start-up made (modules, models, the world) lives as long as the process: frozen, later
+    collections do not walk it again. The price: the few cycles start-up leaves as garbage
+    (about 5,000 small blocks with the default scenario) stay; a full collection now to free
+    them would cost about 40 ms of the start.
+    """
+    gc.freeze()
+    gc.enable()
+
+
 async def _serve(settings: Settings, scenario: Scenario, scenario_path: Path) -> None:
     app = create_app(settings, scenario)
+    _resume_gc()
     # keepalive_timeout is aiohttp's only clock on a connection with no complete request: it
     # starts at the connect and no partial request line or header resets it (issue 6).
     runner = web.AppRunner(

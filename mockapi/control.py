@@ -13,12 +13,13 @@ import uuid
 from typing import Annotated, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from mockapi.clock import Clock, iso_z
 from mockapi.errors import NOT_FOUND, ApiError, Conflict, ValidationFailed
 from mockapi.faults import DuplicateFault, FaultBody, FaultList, FaultSpec, UnknownUser
 from mockapi.keys import CLOCK, FAULTS, HUB, JOURNAL, RUNTIME, TOKENS
+from mockapi.models import DeferredModel
 from mockapi.responses import json_response, model_response
 from mockapi.runtime import Runtime, TransitionRefused, UnknownTask
 from mockapi.scenario import Scenario, ScenarioError, parse_text
@@ -39,7 +40,7 @@ MAX_ADVANCE_S = 3_155_760_000  # 100 years of 365.25 days
 MAX_TIME_SCALE = 10_000
 
 
-class ClockUpdate(BaseModel):
+class ClockUpdate(DeferredModel):
     """Any of the three changes; only the keys present are applied (see ``model_fields_set``).
 
     The defaults are never applied; they exist so each field keeps its plain type, and an
@@ -147,11 +148,11 @@ async def put_scenario(request: web.Request) -> web.StreamResponse:
     return json_response({"data": _restart(request.app, scenario)})
 
 
-class TaskPath(BaseModel):
+class TaskPath(DeferredModel):
     id: uuid.UUID
 
 
-class TaskForce(BaseModel):
+class TaskForce(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
     status: TaskStatus
@@ -175,7 +176,7 @@ async def force_task(request: web.Request) -> web.StreamResponse:
     return json_response({"data": task_to_dict(task)})
 
 
-class TokenRequest(BaseModel):
+class TokenRequest(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
     username: str
@@ -202,7 +203,7 @@ async def issue_token(request: web.Request) -> web.StreamResponse:
     return json_response({"access_token": token})
 
 
-class JournalQuery(BaseModel):
+class JournalQuery(DeferredModel):
     since: Annotated[int, Field(ge=0)] = 0
 
 
@@ -253,7 +254,7 @@ async def add_fault(request: web.Request) -> web.StreamResponse:
     return model_response(FaultBody(data=fault.view()), status=201)
 
 
-class FaultPath(BaseModel):
+class FaultPath(DeferredModel):
     id: str
 
 

@@ -36,22 +36,25 @@ from datetime import datetime
 from importlib import resources
 from importlib.resources.abc import Traversable
 from operator import attrgetter
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import aiohttp_jinja2
 from aiohttp import WSCloseCode, WSMsgType, hdrs, web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
 from mockapi.assets import Asset, AssetSet
 from mockapi.clock import Clock, iso_z
 from mockapi.keys import CLOCK, DASHBOARD, HUB, RUNTIME, SETTINGS
+from mockapi.models import DeferredModel
+from mockapi.pages import render_template
 from mockapi.responses import dumps
 from mockapi.runtime import Runtime
 from mockapi.world import World
 from mockapi.ws import BAD_HANDSHAKE, Hub
 from statemachines import connection as connection_machine
 from statemachines import task as task_machine
-from statemachines.diagrams import MACHINES, mermaid
+
+if TYPE_CHECKING:
+    from statemachines.diagrams import MachineDefinition
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +86,7 @@ TOKEN_REFUSED = 4403
 # -- what a page asks to see ----------------------------------------------------------------
 
 
-class View(BaseModel):
+class View(DeferredModel):
     """What one page shows: users matching ``q`` from ``offset``, and the newest tasks."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -96,7 +99,7 @@ class View(BaseModel):
     tasks: Annotated[int, Field(ge=1, le=MAX_TASKS)] = DEFAULT_TASKS
 
 
-class ViewMessage(BaseModel):
+class ViewMessage(DeferredModel):
     """A page's message on the feed: its view, and the service token when one is set."""
 
     model_config = ConfigDict(extra="forbid")
@@ -112,9 +115,23 @@ _CLASS_LINE = re.compile(r"(?P<indent>\s*)Class (?P<state>\S+) s_(?:default|acti
 
 
 @functools.cache
+def _machines() -> dict[str, MachineDefinition]:
+    """The machines the page draws, by name, from :mod:`statemachines.diagrams`.
+
+    That module loads transitions' diagram extension (GraphMachine), which serving the API
+    never needs: it is imported with the first dashboard page or snapshot, not at start-up.
+    """
+    from statemachines.diagrams import MACHINES
+
+    return MACHINES
+
+
+@functools.cache
 def _base_text(name: str) -> str:
     # GraphMachine is built once per machine and process; marks are rewritten below.
-    return mermaid(MACHINES[name])
+    from statemachines.diagrams import mermaid
+
+    return mermaid(_machines()[name])
 
 
 def marked_mermaid(name: str, marked: Iterable[str]) -> str:
@@ -345,7 +362,7 @@ def build_snapshot(runtime: Runtime, hub: Hub, clock: Clock, view: View) -> dict
 
 @functools.cache
 def _state_names(name: str) -> tuple[str, ...]:
-    return tuple(str(state) for state in MACHINES[name].states)
+    return tuple(str(state) for state in _machines()[name].states)
 
 
 # -- the feed ------------------------------------------------------------------------------
@@ -562,7 +579,7 @@ FILES = AssetSet(ASSETS)
 ASSET_MEDIA = FILES.media
 
 
-class AssetPath(BaseModel):
+class AssetPath(DeferredModel):
     """A file of the dashboard; any other name is 404."""
 
     filename: str = Field(json_schema_extra={"enum": list(ASSETS)}, examples=["dashboard.js"])
@@ -605,7 +622,7 @@ async def page(request: web.Request) -> web.Response:
         initial = {**dashboard.snapshot(View()), "generation": dashboard.generation}
     diagrams = {
         name: marked_mermaid(name, initial["machines"][name]["marked"] if initial else ())
-        for name in MACHINES
+        for name in _machines()
     }
     config = {
         "feed": str(router["dashboard-feed"].url_for()),
@@ -616,7 +633,7 @@ async def page(request: web.Request) -> web.Response:
         "token_header": "X-Service-Token",
         "force_targets": force_targets(),
         "view": View().model_dump(),
-        "machines": list(MACHINES),
+        "machines": list(_machines()),
         "initial": initial,
     }
     context = {
@@ -624,9 +641,9 @@ async def page(request: web.Request) -> web.Response:
         "scripts": [asset("mermaid.tiny.js"), asset("dashboard.js")],
         "config": config,
         "diagrams": diagrams,
-        "states": {name: _state_names(name) for name in MACHINES},
+        "states": {name: _state_names(name) for name in _machines()},
         "protected": protected,
     }
-    response = aiohttp_jinja2.render_template(DASHBOARD_TEMPLATE, request, context)
+    response = render_template(DASHBOARD_TEMPLATE, request, context)
     response.headers.update(PAGE_HEADERS)
     return response

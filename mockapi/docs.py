@@ -13,12 +13,13 @@ import functools
 from importlib import resources
 from importlib.resources.abc import Traversable
 
-import aiohttp_jinja2
 from aiohttp import web
-from pydantic import BaseModel, Field
+from pydantic import Field
 from swagger_ui_bundle import swagger_ui_path
 
 from mockapi.assets import Asset, AssetSet
+from mockapi.models import DeferredModel
+from mockapi.pages import render_template
 from mockapi.responses import dumps
 
 DOCS_TEMPLATE = "docs.html"
@@ -59,7 +60,7 @@ FILES = AssetSet(ASSETS)
 ASSET_MEDIA = FILES.media
 
 
-class AssetPath(BaseModel):
+class AssetPath(DeferredModel):
     """A file of the docs page; any other name is 404."""
 
     filename: str = Field(json_schema_extra={"enum": list(ASSETS)}, examples=["swagger-ui.css"])
@@ -117,7 +118,7 @@ async def docs_page(request: web.Request) -> web.Response:
         ],
         "openapi_url": str(router["openapi"].url_for()),
     }
-    response = aiohttp_jinja2.render_template(DOCS_TEMPLATE, request, context)
+    response = render_template(DOCS_TEMPLATE, request, context)
     response.headers.update(DOCS_HEADERS)
     return response
 

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from aiohttp import web
 from multidict import CIMultiDict
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from mockapi.clock import Clock, Timer
 from mockapi.errors import (
@@ -44,6 +44,7 @@ from mockapi.errors import (
     ErrorCode,
 )
 from mockapi.journal import Journal
+from mockapi.models import DeferredModel
 from mockapi.responses import dumps
 from mockapi.ws import Hub
 
@@ -87,7 +88,7 @@ HTTP_ACTIONS = ("delay_s", "status", "drop")
 WS_ACTIONS = ("close", "lose_frames", "delay_frames_s")
 
 
-class FaultSpec(BaseModel):
+class FaultSpec(DeferredModel):
     """One fault: what it matches and what it does (see scenarios/README.md, ``[[faults]]``)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -203,13 +204,13 @@ class FaultOut(FaultSpec):
     hits: int = Field(description="How many times the fault fired.")
 
 
-class FaultBody(BaseModel):
+class FaultBody(DeferredModel):
     """One fault."""
 
     data: FaultOut
 
 
-class FaultList(BaseModel):
+class FaultList(DeferredModel):
     """Every fault, spent ones included (``remaining: 0``), in matching order."""
 
     data: list[FaultOut]

@@ -19,6 +19,7 @@ from mockapi.ws import Hub
 if TYPE_CHECKING:
     # The dashboard's handlers read these keys: a runtime import would be circular.
     from mockapi.dashboard import Feed
+    from mockapi.pages import Pages
 
 SETTINGS = web.AppKey("settings", Settings)
 CLOCK = web.AppKey("clock", Clock)
@@ -34,3 +35,5 @@ WATCHER = web.AppKey("watcher", ScenarioWatcher)
 FAULTS = web.AppKey("faults", FaultEngine)
 #: The live dashboard's feed (every open dashboard page).
 DASHBOARD: web.AppKey[Feed] = web.AppKey("dashboard")
+#: The HTML pages' templates (Jinja2 is loaded with the first page: see mockapi.pages).
+PAGES: web.AppKey[Pages] = web.AppKey("pages")

@@ -12,12 +12,12 @@ import re
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-import aiohttp_jinja2
 from aiohttp import web
 from multidict import MultiMapping
 from pydantic import BaseModel, ConfigDict, Field
 
 from mockapi.errors import INVALID_CREDENTIALS, OTP_INVALID, ApiError, ErrorSpec
+from mockapi.pages import render_template
 from mockapi.responses import model_response
 from mockapi.users import run_attempt, token_body
 from mockapi.validation import parse_body
@@ -132,7 +132,7 @@ def _render(
         "error": _printable(error) if error is not None else None,
         "show_form": show_form,
     }
-    response = aiohttp_jinja2.render_template(ADFS_TEMPLATE, request, context, status=status)
+    response = render_template(ADFS_TEMPLATE, request, context, status=status)
     response.headers.update(PAGE_HEADERS)
     return response
 

@@ -46,7 +46,9 @@ class ScenarioError(Exception):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # defer_build: a section is built inside the first Scenario validated (mockapi.models), so
+    # the sections need no validators of their own at import.
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 Seconds = Annotated[float, Field(ge=0)]

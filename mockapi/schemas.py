@@ -17,11 +17,12 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, RootModel, WithJsonSchema
+from pydantic import ConfigDict, Field, PlainSerializer, WithJsonSchema
 from pydantic.json_schema import SkipJsonSchema
 
 from mockapi.clock import iso_z
 from mockapi.errors import ErrorCode
+from mockapi.models import DeferredModel, DeferredRootModel
 from mockapi.scenario import VersionSection
 from mockapi.world import Machine, Pool
 from statemachines.task import Task, TaskKind, TaskStatus
@@ -42,7 +43,7 @@ def _no_default(schema: dict[str, Any]) -> None:
 
 
 # -- errors (CONTRACT §1, §3) ------------------------------------------------------------------
-class ErrorItem(BaseModel):
+class ErrorItem(DeferredModel):
     """One application error: the catalogue's message and code."""
 
     msg: str = Field(examples=["Permission denied."])
@@ -50,13 +51,13 @@ class ErrorItem(BaseModel):
     type: Literal["default"]
 
 
-class AppError(BaseModel):
+class AppError(DeferredModel):
     """An application error (CONTRACT §3); always sent with ``www-authenticate: JWT``."""
 
     detail: Annotated[list[ErrorItem], Field(min_length=1, max_length=1)]
 
 
-class MfaErrorItem(BaseModel):
+class MfaErrorItem(DeferredModel):
     """The MFA variant: ``type`` is ``auth`` and ``next_step`` names the route to go on with."""
 
     msg: Literal["MFA required."]
@@ -65,13 +66,13 @@ class MfaErrorItem(BaseModel):
     next_step: str = Field(examples=["/api/v2/users/login/"])
 
 
-class MfaError(BaseModel):
+class MfaError(DeferredModel):
     """A 428: the login needs another factor, at ``next_step``."""
 
     detail: Annotated[list[MfaErrorItem], Field(min_length=1, max_length=1)]
 
 
-class ValidationErrorItem(BaseModel):
+class ValidationErrorItem(DeferredModel):
     """One pydantic error with ``err_code: 999`` appended last, and no ``url`` key."""
 
     model_config = ConfigDict(extra="forbid")
@@ -91,57 +92,57 @@ class ValidationErrorItem(BaseModel):
     err_code: Literal[999]
 
 
-class ValidationError(BaseModel):
+class ValidationError(DeferredModel):
     """A 422: every error of the request, path errors first, then query, then body."""
 
     detail: Annotated[list[ValidationErrorItem], Field(min_length=1)]
 
 
-class HttpDetail(BaseModel):
+class HttpDetail(DeferredModel):
     """The framework's own answers (unknown path 404, wrong method 405): ``detail`` is a string."""
 
     detail: str = Field(examples=["Not Found"])
 
 
 # -- meta --------------------------------------------------------------------------------------
-class HealthResponseData(BaseModel):
+class HealthResponseData(DeferredModel):
     ok: bool
     hostname: str
     timestamp: float = Field(description="The scenario clock's Unix time.")
     detail: str
 
 
-class HealthData(BaseModel):
+class HealthData(DeferredModel):
     code: int
     response_data: HealthResponseData
 
 
-class HealthBody(BaseModel):
+class HealthBody(DeferredModel):
     """``GET /health/``: the real hostname and the scenario clock's time."""
 
     data: HealthData
 
 
-class VersionBody(BaseModel):
+class VersionBody(DeferredModel):
     """``GET /version/``: the scenario's version settings."""
 
     data: VersionSection
 
 
 # -- users -------------------------------------------------------------------------------------
-class TokenData(BaseModel):
+class TokenData(DeferredModel):
     access_token: str = Field(description="A JWT; send it as `Authorization: JWT <token>`.")
     refresh_token: Literal[""]
     token_type: Literal["JWT"]
 
 
-class TokenBody(BaseModel):
+class TokenBody(DeferredModel):
     """A successful login, whichever step finished it."""
 
     data: TokenData
 
 
-class GeneralSettings(BaseModel):
+class GeneralSettings(DeferredModel):
     admin_mode_enabled: bool = False
     file_logging_enabled: bool = False
     default_remote_protocol: int = 1
@@ -150,7 +151,7 @@ class GeneralSettings(BaseModel):
     documentation_url: str = "https://spacevm.ru/client-docs/latest/"
 
 
-class SecuritySettings(BaseModel):
+class SecuritySettings(DeferredModel):
     otp_enabled: bool
     adfs_enabled: bool
     hardware_token_enabled: bool
@@ -158,23 +159,23 @@ class SecuritySettings(BaseModel):
     sc_permissions: list[str] = Field(default_factory=list)
 
 
-class WsChannel(BaseModel):
+class WsChannel(DeferredModel):
     channel: str = "api/v2/pools/ws/"
     event: str = "pool_update"
 
 
-class NetSettings(BaseModel):
+class NetSettings(DeferredModel):
     network_timeout: int = 15
     ws_channels: list[WsChannel] = Field(default_factory=lambda: [WsChannel()])
 
 
-class HardwareAcceleration(BaseModel):
+class HardwareAcceleration(DeferredModel):
     hardware_acceleration_enabled: bool = False
     video_compression_codec: str = "AVC420"
     h264_bitrate_mbs: int = 3
 
 
-class ProtocolSettings(BaseModel):
+class ProtocolSettings(DeferredModel):
     id: int = 1
     name: str = "GLINT"
     version: str = "1.0.0"
@@ -191,7 +192,7 @@ class ProtocolSettings(BaseModel):
     audio_playback_mode: str = "CLIENT"
 
 
-class UserSettings(BaseModel):
+class UserSettings(DeferredModel):
     """The original's constant settings; only ``security``'s MFA flags come from the user."""
 
     general: GeneralSettings = Field(default_factory=GeneralSettings)
@@ -200,14 +201,14 @@ class UserSettings(BaseModel):
     protocols: list[ProtocolSettings] = Field(default_factory=lambda: [ProtocolSettings()])
 
 
-class SettingsBody(BaseModel):
+class SettingsBody(DeferredModel):
     """``GET /users/settings/``."""
 
     data: UserSettings
 
 
 # -- pools, machines, tasks --------------------------------------------------------------------
-class PoolOut(BaseModel):
+class PoolOut(DeferredModel):
     """A pool as every list shows it (CONTRACT §4)."""
 
     id: uuid.UUID
@@ -232,7 +233,7 @@ class PoolOut(BaseModel):
         )
 
 
-class PoolsPage(BaseModel):
+class PoolsPage(DeferredModel):
     """One page of the caller's pools; ``pages`` is 0 when there are none."""
 
     data: list[PoolOut]
@@ -242,11 +243,11 @@ class PoolsPage(BaseModel):
     pages: Annotated[int, Field(ge=0)]
 
 
-class PoolList(RootModel[list[PoolOut]]):
+class PoolList(DeferredRootModel[list[PoolOut]]):
     """Pools, in scenario order."""
 
 
-class MachineOut(BaseModel):
+class MachineOut(DeferredModel):
     """A machine's connection data (step 2's answer, and the machines of all-users)."""
 
     id: uuid.UUID
@@ -271,11 +272,11 @@ class MachineOut(BaseModel):
         )
 
 
-class MachineBody(BaseModel):
+class MachineBody(DeferredModel):
     data: MachineOut
 
 
-class TaskOut(BaseModel):
+class TaskOut(DeferredModel):
     """A task (CONTRACT §6); the times are UTC and end in ``Z``."""
 
     id: uuid.UUID
@@ -298,20 +299,20 @@ class TaskOut(BaseModel):
         )
 
 
-class TaskBody(BaseModel):
+class TaskBody(DeferredModel):
     data: TaskOut
 
 
-class TaskDone(BaseModel):
+class TaskDone(DeferredModel):
     is_done: bool = Field(description="True for every terminal status.")
 
 
-class TaskDoneBody(BaseModel):
+class TaskDoneBody(DeferredModel):
     data: TaskDone
 
 
 # -- /service/ ---------------------------------------------------------------------------------
-class ServiceUser(BaseModel):
+class ServiceUser(DeferredModel):
     """A user with their pools and machines; never the password."""
 
     id: uuid.UUID
@@ -327,7 +328,7 @@ class ServiceUser(BaseModel):
     assigned_machines: list[MachineOut]
 
 
-class ServiceUserList(RootModel[list[ServiceUser]]):
+class ServiceUserList(DeferredRootModel[list[ServiceUser]]):
     """Every user, in scenario order."""
 
 
@@ -337,11 +338,11 @@ class ServiceTask(TaskOut):
     user_id: uuid.UUID
 
 
-class ServiceTaskList(RootModel[list[ServiceTask]]):
+class ServiceTaskList(DeferredRootModel[list[ServiceTask]]):
     """Every task, flat."""
 
 
-class ClockView(BaseModel):
+class ClockView(DeferredModel):
     """The scenario clock."""
 
     now: str = Field(
@@ -352,7 +353,7 @@ class ClockView(BaseModel):
 
 
 # -- WebSocket ---------------------------------------------------------------------------------
-class TaskFrame(BaseModel):
+class TaskFrame(DeferredModel):
     """A server → client frame: status, id, kind and nothing else (CONTRACT §8)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -363,7 +364,7 @@ class TaskFrame(BaseModel):
 
 
 # -- control (/service/, issue 4) --------------------------------------------------------------
-class WorldSummary(BaseModel):
+class WorldSummary(DeferredModel):
     users: int
     pools: int
     machines: int
@@ -371,24 +372,24 @@ class WorldSummary(BaseModel):
     seed: int
 
 
-class ResetData(BaseModel):
+class ResetData(DeferredModel):
     world: WorldSummary
     clock: ClockView
 
 
-class ResetBody(BaseModel):
+class ResetBody(DeferredModel):
     """The world after a reset (or a new scenario): its size and the clock."""
 
     data: ResetData
 
 
-class IssuedToken(BaseModel):
+class IssuedToken(DeferredModel):
     """A token minted for a test, skipping the login checks."""
 
     access_token: str
 
 
-class JournalEntry(BaseModel):
+class JournalEntry(DeferredModel):
     """One journal entry: an answer (``kind: http``), a frame sent (``ws``) or a fault."""
 
     model_config = ConfigDict(extra="allow")
@@ -398,7 +399,7 @@ class JournalEntry(BaseModel):
     kind: str = Field(examples=["http", "ws"])
 
 
-class JournalPage(BaseModel):
+class JournalPage(DeferredModel):
     """Entries after ``since``, oldest first; ``dropped`` counts those the bound let go."""
 
     entries: list[JournalEntry]
@@ -406,7 +407,7 @@ class JournalPage(BaseModel):
 
 
 # -- request models of routes that read their input themselves ---------------------------------
-class ClientIdPath(BaseModel):
+class ClientIdPath(DeferredModel):
     """The WebSocket's path: it must equal the token's ``client_id`` (the dashed user id)."""
 
     client_id: str = Field(examples=["7e1459c2-3e19-4c3d-98f5-8344d44ae6f4"])

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 import socket
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -14,7 +16,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from mockapi.cli import main, serve_parser, settings_from_args
+from mockapi.cli import _resume_gc, main, serve_parser, settings_from_args
 from mockapi.settings import DEFAULT_HOST, DEFAULT_PORT, Settings
 
 FLAGS = [
@@ -66,6 +68,35 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+# --- start-up ----------------------------------------------------------------------------------
+
+
+def test_python_m_mockapi_starts_with_the_cyclic_collector_off() -> None:
+    # --help ends before the server starts: the collector is still off at that point.
+    script = (
+        "import contextlib, gc, runpy, sys\n"
+        "sys.argv = ['mockapi', '--help']\n"
+        "with contextlib.suppress(SystemExit):\n"
+        "    runpy.run_module('mockapi', run_name='__main__')\n"
+        "print(gc.isenabled())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.splitlines()[-1] == "False"
+
+
+def test_once_the_app_is_built_the_collector_runs_again_without_what_start_up_made() -> None:
+    gc.disable()
+    try:
+        _resume_gc()
+        assert gc.isenabled()
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.enable()
 
 
 # --- help and options ------------------------------------------------------------------------

@@ -11,6 +11,8 @@ import asyncio
 import hashlib
 import json
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from html.parser import HTMLParser
@@ -130,6 +132,22 @@ def page_config(page: str) -> dict[str, Any]:
 
 
 # -- the page --------------------------------------------------------------------------------
+
+
+def test_transitions_diagram_extension_is_loaded_with_the_first_page_not_at_start_up() -> None:
+    # A fresh interpreter: this one has drawn the diagrams already.
+    script = (
+        "import sys\n"
+        "from mockapi.app import create_app\n"
+        "from mockapi.settings import Settings\n"
+        "create_app(Settings(jwt_secret='x' * 32))\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('statemachines.diagrams',"
+        " 'transitions.extensions.diagrams'))))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip() == "[]"
 
 
 async def test_the_dashboard_is_an_html_page_at_the_root(client: Client) -> None:
