@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mockapi.errors import INVALID_CREDENTIALS, OTP_INVALID, ApiError, ErrorSpec
 from mockapi.pages import render_template
-from mockapi.responses import model_response
+from mockapi.responses import fast_json_response
 from mockapi.users import run_attempt, token_body
 from mockapi.validation import parse_body
 from statemachines.login import LoginState, LoginStep
@@ -265,8 +265,8 @@ async def adfs_submit(request: web.Request) -> web.Response:
     assert user is not None  # the machine authenticates known users only
     body = token_body(request, user)
     if redirect_uri is None:
-        return model_response(body)
-    location = token_redirect(redirect_uri, body.data.access_token)
+        return fast_json_response(body)
+    location = token_redirect(redirect_uri, body["data"]["access_token"])
     return web.Response(
         status=302,
         headers={
@@ -316,4 +316,4 @@ async def hardware_token(request: web.Request) -> web.Response:
     if outcome is not LoginState.AUTHENTICATED:
         raise ApiError(HARDWARE_TOKEN_REFUSALS.get(outcome, INVALID_CREDENTIALS))
     assert user is not None
-    return model_response(token_body(request, user))
+    return fast_json_response(token_body(request, user))

@@ -7,6 +7,7 @@ order of the checks lives in :mod:`statemachines.login`, not here.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict
@@ -22,9 +23,9 @@ from mockapi.errors import (
     ErrorSpec,
 )
 from mockapi.keys import CLOCK, LOGIN_MACHINE, RUNTIME, TOKENS
-from mockapi.responses import model_response
+from mockapi.responses import fast_json_response, model_response
 from mockapi.scenario import UserFields, user_fields
-from mockapi.schemas import SecuritySettings, SettingsBody, TokenBody, TokenData, UserSettings
+from mockapi.schemas import SecuritySettings, SettingsBody, UserSettings
 from mockapi.validation import parse_body
 from mockapi.world import User
 from statemachines.login import (
@@ -138,11 +139,16 @@ def run_attempt(
     return outcome, user
 
 
-def token_body(request: web.Request, user: User) -> TokenBody:
-    """The login's 200 body with a new token for ``user``, the same on every login step."""
+def token_body(request: web.Request, user: User) -> dict[str, Any]:
+    """The login's 200 body with a new token for ``user``, the same on every login step.
+
+    A dict in the shape of :class:`~mockapi.schemas.TokenBody` (the OpenAPI schema; a test
+    holds the two equal), not the model: every login builds one, and the model and its dump
+    cost ~16 µs more than the dict through :func:`fast_json_response` (no floats in it).
+    """
     request[USER_KEY] = user.username  # the journal attributes a successful login to its user
     token = request.app[TOKENS].issue(user.id, user.username, user.roles)
-    return TokenBody(data=TokenData(access_token=token, refresh_token="", token_type="JWT"))
+    return {"data": {"access_token": token, "refresh_token": "", "token_type": "JWT"}}
 
 
 async def login(request: web.Request) -> web.Response:
@@ -154,7 +160,7 @@ async def login(request: web.Request) -> web.Response:
     if outcome is not LoginState.AUTHENTICATED:
         raise ApiError(REFUSALS[outcome])
     assert user is not None  # the machine authenticates known users only
-    return model_response(token_body(request, user))
+    return fast_json_response(token_body(request, user))
 
 
 async def logout(request: web.Request) -> web.Response:

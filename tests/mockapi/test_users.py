@@ -14,6 +14,8 @@ from pytest_aiohttp import AiohttpClient
 
 from mockapi.app import MAX_BODY
 from mockapi.keys import CLOCK, RUNTIME, TOKENS
+from mockapi.responses import dumps
+from mockapi.schemas import TokenBody
 from tests.conftest import SECRET
 from tests.helpers import Client, auth, login, today_otp
 from tests.mockapi.answers import (
@@ -616,3 +618,15 @@ async def test_a_lone_surrogate_in_the_input_is_echoed_as_an_escape_not_a_500(
         '{"type":"missing","loc":["body","ldap"],"msg":"Field required",'
         '"input":{"username":"\\ud800"},"err_code":999}]}'
     )
+
+
+async def test_the_login_body_is_the_token_body_model_byte_for_byte(client: Client) -> None:
+    # The handler answers a dict for speed; the model is the documented schema.
+    resp = await client.post(LOGIN, json=login_body("astravdi"))
+    raw = await resp.read()
+    token = (await resp.json())["data"]["access_token"]
+    model = TokenBody.model_validate(
+        {"data": {"access_token": token, "refresh_token": "", "token_type": "JWT"}}
+    )
+    assert raw == dumps(model.model_dump(mode="json"))
+    assert resp.headers["Content-Type"] == "application/json"
