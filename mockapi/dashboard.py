@@ -43,6 +43,7 @@ from pydantic import ConfigDict, Field, ValidationError
 
 from mockapi.assets import Asset, AssetSet
 from mockapi.clock import Clock, iso_z
+from mockapi.journal import iso_time
 from mockapi.keys import CLOCK, DASHBOARD, HUB, RUNTIME, SETTINGS
 from mockapi.models import DeferredModel
 from mockapi.pages import render_template
@@ -256,7 +257,7 @@ def build_snapshot(runtime: Runtime, hub: Hub, clock: Clock, view: View) -> dict
                 "connections": connections,
                 "more_pools": max(len(pools) - MAX_POOLS_PER_USER, 0),
                 "last_login": (
-                    {"outcome": login.outcome, "at": iso_z(login.at)} if login else None
+                    {"outcome": login.outcome, "at": iso_time(login.at)} if login else None
                 ),
             }
         )
@@ -351,7 +352,11 @@ def build_snapshot(runtime: Runtime, hub: Hub, clock: Clock, view: View) -> dict
             "login": states("login", login_counts, [latest.outcome] if latest else [])
             | {
                 "last": (
-                    {"username": latest.username, "outcome": latest.outcome, "at": iso_z(latest.at)}
+                    {
+                        "username": latest.username,
+                        "outcome": latest.outcome,
+                        "at": iso_time(latest.at),
+                    }
                     if latest
                     else None
                 )

@@ -8,6 +8,7 @@ authentication, validation, assignment, then the flow.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from enum import IntEnum
 from typing import Annotated, Any
 
@@ -71,7 +72,7 @@ async def list_pools(request: web.Request) -> web.StreamResponse:
     """The caller's pools, one page, in scenario order."""
     user = authenticate(request).user
     query = await parse_query(request, PoolsQuery)
-    pools = request.app[RUNTIME].world.user_pools(user)
+    pools: Sequence[Pool] = request.app[RUNTIME].world.user_pools(user)
     if query.is_favorite:
         pools = [pool for pool in pools if pool.is_favorite]
     return fast_json_response(pools_page(pools, query.page, query.size))
@@ -81,7 +82,7 @@ async def list_pools(request: web.Request) -> web.StreamResponse:
 # the response models (PoolsPage, TaskBody, MachineBody) and dumping them cost more than the
 # rest of the handler. The models stay the documented schema, and tests hold every dict equal
 # to its model's dump. The bodies hold no float, so fast_dumps writes them.
-def pools_page(pools: list[Pool], page: int, size: int) -> dict[str, Any]:
+def pools_page(pools: Sequence[Pool], page: int, size: int) -> dict[str, Any]:
     """Page ``page`` of ``pools`` as :class:`~mockapi.schemas.PoolsPage` dumps it."""
     start = (page - 1) * size
     return {

@@ -13,7 +13,6 @@ import uuid
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
-from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -64,7 +63,9 @@ class LoginRecord:
 
     username: str
     outcome: str
-    at: datetime
+    #: Scenario time as Unix seconds: formatted when the dashboard shows it, not at every
+    #: login (``clock.now()`` built a datetime, ~1 µs, on every login attempt).
+    at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,7 +292,7 @@ class Runtime:
     # -- logins ----------------------------------------------------------------------------
     def note_login(self, username: str, user: User | None, outcome: str) -> None:
         """Remember where a login attempt stopped (the dashboard marks it on the diagram)."""
-        record = LoginRecord(username=username, outcome=outcome, at=self.clock.now())
+        record = LoginRecord(username=username, outcome=outcome, at=self.clock.time())
         self.last_login = record
         if user is not None:  # only scenario users: unknown names must not grow memory
             self.logins[user.id] = record

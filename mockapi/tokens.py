@@ -126,7 +126,8 @@ class TokenService:
         return claims
 
     def _decode(self, token: str) -> Claims | None:
-        """The claims of a genuine token, through PyJWT with the algorithm fixed; else None."""
+        """The claims of a genuine token, through PyJWT with the algorithm fixed, whose
+        ``client_id`` is its ``sub`` as issued (dashed, lower case); else None."""
         try:
             payload = jwt.decode(
                 token,
@@ -134,9 +135,14 @@ class TokenService:
                 algorithms=[ALGORITHM],
                 options={"verify_exp": False, "verify_iat": False, "require": ["exp", "sub"]},
             )
-            return _CLAIMS.validate_python(payload)
+            claims = _CLAIMS.validate_python(payload)
         except (jwt.InvalidTokenError, ValidationError, TypeError, ValueError):
             return None
+        # Issue 2: client_id must be sub as issued (the WebSocket route trusts client_id).
+        # Checked here, once per token, rather than on every request that carries it.
+        if claims.client_id != str(claims.sub):
+            return None
+        return claims
 
     def revoke(self, token: str, exp: float) -> None:
         """Refuse ``token`` from now on (kept until it would have expired anyway)."""

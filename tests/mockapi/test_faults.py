@@ -778,6 +778,28 @@ async def test_removing_a_fault_stops_its_loss_burst(client: Client) -> None:
     await ws.close()
 
 
+async def test_requests_skip_the_faults_only_while_none_can_act_on_http(client: Client) -> None:
+    # Every request asks FaultEngine.on_http first; it must turn on with the first live HTTP
+    # fault and off once the last is spent or removed (frame faults never count).
+    engine = client.app[FAULTS]
+    assert not engine.on_http
+    await add(client, user="ann", lose_frames=1)
+    assert not engine.on_http
+    await add(client, id="once", path="/api/v2/version/", status=503, count=1)
+    assert engine.on_http
+    assert (await client.get("/api/v2/version/")).status == 503
+    assert not engine.on_http  # spent
+    assert (await client.get("/api/v2/version/")).status == 200
+    await add(client, id="gone", path="/api/v2/version/", status=502)
+    assert engine.on_http
+    assert (await client.delete(f"{FAULTS_PATH}gone/")).status == 204
+    assert not engine.on_http
+    await add(client, path="/api/v2/version/", status=502)
+    assert (await client.delete(FAULTS_PATH)).status == 204
+    assert not engine.on_http
+    assert (await client.get("/api/v2/version/")).status == 200
+
+
 # -- the journal ----------------------------------------------------------------------------------
 
 

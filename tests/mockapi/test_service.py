@@ -175,6 +175,25 @@ async def test_created_pools_are_assigned_to_users_named_in_any_uuid_spelling(
         assert [(m.pool_id, m.user_id) for m in created.free] == [(created.id, None)] * 2
 
 
+async def test_the_pools_route_shows_created_pools_and_a_reset_removes_them(
+    client: Client,
+) -> None:
+    # The user's pool list is remembered between requests: creating pools and resetting must
+    # each show on the next GET /pools/, read before and after.
+    headers = auth(await login(client))
+    mine = ["pool-win-1", "pool-win-2", "pool-astra-1", "pool-astra-2"]
+    data = [POOL_OBJECTS[name] for name in mine]
+    before: dict[str, Any] = {"data": data, "total": 4, "page": 1, "size": 50, "pages": 1}
+    await expect(await client.get("/api/v2/pools/", headers=headers), Answer(200, before))
+    resp = await client.post(CREATE, json={"count": 2, "assigned_users": [ASTRAVDI_ID]})
+    created = await resp.json()
+    after = before | {"data": [*before["data"], *created], "total": 6}
+    await expect(await client.get("/api/v2/pools/", headers=headers), Answer(200, after))
+    assert (await client.post("/service/reset/")).status == 200
+    headers = auth(await login(client))  # same ids after a reset; a fresh token all the same
+    await expect(await client.get("/api/v2/pools/", headers=headers), Answer(200, before))
+
+
 async def test_same_seed_and_same_requests_create_the_same_pools(
     aiohttp_client: AiohttpClient,
 ) -> None:

@@ -196,6 +196,22 @@ def test_a_refused_token_is_not_remembered(monkeypatch: pytest.MonkeyPatch) -> N
     assert calls == [forged, forged]
 
 
+@pytest.mark.parametrize(
+    "client_id", [USER_IDS["user-2"], USER_IDS["astravdi"].upper(), USER_IDS["astravdi"][:-1]]
+)
+def test_a_token_whose_client_id_is_not_its_sub_is_refused(
+    client_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 2: the check is made when the token is decoded, and such a token is not remembered.
+    tokens = service()
+    genuine = claims_of(tokens.issue(uuid.UUID(USER_IDS["astravdi"]), "astravdi", ["user"]))
+    token = sign(genuine | {"client_id": client_id}, SECRET.encode())
+    calls = counting_decode(monkeypatch)
+    assert tokens.verify(token) is None
+    assert tokens.verify(token) is None
+    assert calls == [token, token]
+
+
 def test_the_cache_is_bounded_and_forgets_the_oldest_first(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
