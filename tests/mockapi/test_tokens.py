@@ -159,12 +159,37 @@ def service() -> TokenService:
 def test_a_token_goes_through_pyjwt_once_then_is_remembered(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # Issued by another service with the same key (a restart with --jwt-secret, say).
+    token = service().issue(uuid.UUID(USER_IDS["astravdi"]), "astravdi", ["admin", "user"])
     tokens = service()
-    token = tokens.issue(uuid.UUID(USER_IDS["astravdi"]), "astravdi", ["admin", "user"])
     calls = counting_decode(monkeypatch)
     first, second = tokens.verify(token), tokens.verify(token)
     assert first is not None
     assert second == first
+    assert calls == [token]
+
+
+def test_a_token_this_service_issued_is_known_without_pyjwt_and_as_pyjwt_reads_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tokens = service()
+    token = tokens.issue(uuid.UUID(USER_IDS["astravdi"]), "astravdi", ["admin", "user"])
+    calls = counting_decode(monkeypatch)
+    known = tokens.verify(token)
+    assert calls == []
+    assert known is not None
+    assert known == service().verify(token)  # what a fresh service decodes through PyJWT
+    assert calls == [token]
+
+
+def test_an_issued_token_whose_sub_is_not_a_uuid4_is_still_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # As before the issued-token shortcut: the claims require a version-4 sub.
+    tokens = service()
+    token = tokens.issue(uuid.uuid1(), "astravdi", ["user"])
+    calls = counting_decode(monkeypatch)
+    assert tokens.verify(token) is None
     assert calls == [token]
 
 
