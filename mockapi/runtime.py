@@ -14,6 +14,7 @@ from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from functools import partial
+from itertools import accumulate
 from typing import Any
 
 from transitions import MachineError
@@ -98,8 +99,8 @@ class Runtime:
         self.connection_machine = build_connection_machine(self._on_connection_change)
         self.connections: dict[tuple[uuid.UUID, uuid.UUID], Connection] = {}
         self.plans: dict[uuid.UUID, Plan] = {}
-        #: Each task kind's outcomes and weights as ``rng.choices`` takes them, made once per
-        #: scenario (the lists are the same for every task of a kind).
+        #: Each task kind's outcomes and cumulative weights as ``rng.choices`` takes them,
+        #: made once per scenario (the lists are the same for every task of a kind).
         self._outcomes: dict[str, tuple[list[TaskStatus], list[float]]] = {}
         #: The last login attempt of each scenario user, and the last attempt of anyone (an
         #: unknown username included): the login machine holds no attempt between requests.
@@ -346,9 +347,12 @@ class Runtime:
         if outcomes is None:
             outcomes = self._outcomes[kind.value] = (
                 [TaskStatus(name) for name in timing.outcomes],
-                list(timing.outcomes.values()),
+                # Cumulative, as choices() would make them from the weights on every call:
+                # the same draw for the same random number.
+                list(accumulate(timing.outcomes.values())),
             )
-        outcome = rng.choices(*outcomes)[0]
+        population, cum_weights = outcomes
+        outcome = rng.choices(population, cum_weights=cum_weights)[0]
         if rule is not None and rule.outcome is not None:
             outcome = TaskStatus(rule.outcome)
             reason = "rule"
