@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 from aiohttp import web
@@ -37,3 +39,11 @@ async def login(client: Client, username: str = "astravdi", otp: str | None = No
 def auth(token: str) -> dict[str, str]:
     """The Authorization header of a JWT route."""
     return {"Authorization": f"JWT {token}"}
+
+
+def fresh_python(script: str) -> str:
+    """What ``script`` prints when run by this interpreter in a new process (clean imports)."""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+    return done.stdout

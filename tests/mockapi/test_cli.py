@@ -7,7 +7,6 @@ import gc
 import os
 import signal
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ import pytest
 
 from mockapi.cli import _resume_gc, main, serve_parser, settings_from_args
 from mockapi.settings import DEFAULT_HOST, DEFAULT_PORT, Settings
+from tests.helpers import fresh_python
 
 FLAGS = [
     "--host",
@@ -82,10 +82,8 @@ def test_python_m_mockapi_starts_with_the_cyclic_collector_off() -> None:
         "    runpy.run_module('mockapi', run_name='__main__')\n"
         "print(gc.isenabled())\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
-    )
-    assert done.stdout.splitlines()[-1] == "False"
+    output = fresh_python(script)
+    assert output.splitlines()[-1] == "False"
 
 
 def test_once_the_app_is_built_the_collector_runs_again_without_what_start_up_made() -> None:

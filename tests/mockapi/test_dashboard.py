@@ -11,8 +11,6 @@ import asyncio
 import hashlib
 import json
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Awaitable, Callable
 from html.parser import HTMLParser
@@ -36,7 +34,7 @@ from mockapi.scenario import default_scenario_path
 from mockapi.settings import Settings
 from statemachines.diagrams import MACHINES, mermaid
 from tests.conftest import SECRET
-from tests.helpers import ASTRAVDI_ID, POOL_WIN_1, Client, auth, login
+from tests.helpers import ASTRAVDI_ID, POOL_WIN_1, Client, auth, fresh_python, login
 
 FEED = "/dashboard/feed"
 RECEIVE_S = 5.0
@@ -144,10 +142,8 @@ def test_transitions_diagram_extension_is_loaded_with_the_first_page_not_at_star
         "print(sorted(m for m in sys.modules if m.startswith(('statemachines.diagrams',"
         " 'transitions.extensions.diagrams'))))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
-    )
-    assert done.stdout.strip() == "[]"
+    output = fresh_python(script)
+    assert output.strip() == "[]"
 
 
 async def test_the_dashboard_is_an_html_page_at_the_root(client: Client) -> None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from typing import Any
 
 import pytest
@@ -12,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from mockapi import control, dashboard, docs, faults, scenario, schemas
 from mockapi.models import DeferredModel, DeferredRootModel
+from tests.helpers import fresh_python
 
 
 def _subclasses(cls: type[BaseModel]) -> list[type[BaseModel]]:
@@ -57,10 +56,8 @@ def test_starting_the_server_builds_no_answer_model() -> None:
         "         and getattr(value, '__pydantic_complete__', False)]\n"
         "print(json.dumps(built))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
-    )
-    assert json.loads(done.stdout) == []
+    output = fresh_python(script)
+    assert json.loads(output) == []
 
 
 def _eager(model: type[BaseModel]) -> type[BaseModel]:
