@@ -372,7 +372,7 @@ def startup_times(make: Callable[[], Server], runs: int) -> list[tuple[float, fl
 
 
 #: The packages the start-up runs import from the working tree (the ceiling's included).
-STARTUP_PACKAGES = ("mockapi", "statemachines", "benchmarks")
+STARTUP_PACKAGES = ("mockapi", "mockapi.statemachines", "benchmarks")
 
 
 def compile_tree() -> None:

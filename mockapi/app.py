@@ -8,10 +8,15 @@ from typing import Any
 
 from aiohttp import web
 
-from mockapi.clock import Clock
-from mockapi.dashboard import setup_dashboard
-from mockapi.faults import FaultEngine
-from mockapi.journal import Journal
+from mockapi.dashboard.feed import setup_dashboard
+from mockapi.domain.clock import Clock
+from mockapi.domain.faults import FaultEngine
+from mockapi.domain.journal import Journal
+from mockapi.domain.runtime import ClockOverrides, Runtime
+from mockapi.domain.scenario import Scenario, default_scenario_path, load_scenario
+from mockapi.domain.tokens import TokenService, random_secret
+from mockapi.domain.watch import ScenarioWatcher, watch_context
+from mockapi.hub.hub import Hub
 from mockapi.keys import (
     CLOCK,
     FAULTS,
@@ -23,16 +28,11 @@ from mockapi.keys import (
     TOKENS,
     WATCHER,
 )
-from mockapi.middlewares import request_middleware
-from mockapi.pages import setup_pages
-from mockapi.routes import setup_routes
-from mockapi.runtime import ClockOverrides, Runtime
-from mockapi.scenario import Scenario, default_scenario_path, load_scenario
+from mockapi.pages.render import setup_pages
 from mockapi.settings import Settings
-from mockapi.tokens import TokenService, random_secret
-from mockapi.watch import ScenarioWatcher, watch_context
-from mockapi.ws import Hub
-from statemachines.login import build_login_machine
+from mockapi.statemachines.login import build_login_machine
+from mockapi.web.middleware import request_middleware
+from mockapi.web.routes import setup_routes
 
 #: The original's limit; a larger body gets 413 in the error shape.
 MAX_BODY = 1024 * 1024
@@ -98,7 +98,7 @@ def create_app(
     app[FAULTS] = faults
     app[LOGIN_MACHINE] = build_login_machine()
     # Pages (dashboard, docs, ADFS sign-in) render from the package's templates, autoescape
-    # on; Jinja2 is loaded with the first page, not at start-up (mockapi.pages).
+    # on; Jinja2 is loaded with the first page, not at start-up (mockapi.pages.render).
     setup_pages(app)
     app.cleanup_ctx.append(_lifecycle)
     app.on_shutdown.append(_close_sockets)

@@ -7,26 +7,26 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from transitions import Machine
 
-from mockapi.clock import Clock
-from mockapi.faults import FaultEngine
-from mockapi.journal import Journal
-from mockapi.runtime import Runtime
+from mockapi.domain.clock import Clock
+from mockapi.domain.faults import FaultEngine
+from mockapi.domain.journal import Journal
+from mockapi.domain.runtime import Runtime
+from mockapi.domain.tokens import TokenService
+from mockapi.domain.watch import ScenarioWatcher
+from mockapi.hub.hub import Hub
 from mockapi.settings import Settings
-from mockapi.tokens import TokenService
-from mockapi.watch import ScenarioWatcher
-from mockapi.ws import Hub
 
 if TYPE_CHECKING:
     # The dashboard's handlers read these keys: a runtime import would be circular.
-    from mockapi.dashboard import Feed
-    from mockapi.pages import Pages
+    from mockapi.dashboard.feed import Feed
+    from mockapi.pages.render import Pages
 
 SETTINGS = web.AppKey("settings", Settings)
 CLOCK = web.AppKey("clock", Clock)
 TOKENS = web.AppKey("tokens", TokenService)
 HUB = web.AppKey("hub", Hub)
 RUNTIME = web.AppKey("runtime", Runtime)
-#: The one login machine (statemachines.login); each attempt is a model while it runs.
+#: The one login machine (mockapi.statemachines.login); each attempt is a model while it runs.
 LOGIN_MACHINE = web.AppKey("login_machine", Machine)
 JOURNAL = web.AppKey("journal", Journal)
 #: Present only with ``--watch``.
@@ -35,5 +35,5 @@ WATCHER = web.AppKey("watcher", ScenarioWatcher)
 FAULTS = web.AppKey("faults", FaultEngine)
 #: The live dashboard's feed (every open dashboard page).
 DASHBOARD: web.AppKey[Feed] = web.AppKey("dashboard")
-#: The HTML pages' templates (Jinja2 is loaded with the first page: see mockapi.pages).
+#: The HTML pages' templates (Jinja2 is loaded with the first page: see mockapi.pages.render).
 PAGES: web.AppKey[Pages] = web.AppKey("pages")

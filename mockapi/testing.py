@@ -27,7 +27,7 @@ import pytest
 from aiohttp import web
 
 from mockapi.app import create_app
-from mockapi.scenario import Scenario, default_scenario_path, load_scenario
+from mockapi.domain.scenario import Scenario, default_scenario_path, load_scenario
 from mockapi.settings import Settings
 
 START_TIMEOUT_S = 10.0

@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING, Any
 
 from transitions import EventData, Machine
 
-from statemachines.registry import build_machine
-from statemachines.task import Task
+from .registry import build_machine
+from .task import Task
 
 
 class ConnectionState(StrEnum):

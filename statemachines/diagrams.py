@@ -12,7 +12,7 @@ from typing import Any
 
 from transitions.extensions.diagrams import GraphMachine
 
-from statemachines import connection, login, task
+from . import connection, login, task
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,7 +56,7 @@ from typing import Any
 
 from transitions import EventData, Machine
 
-from statemachines.registry import build_machine
+from .registry import build_machine
 
 #: The OTP is the server's date in this format (``250911``), as the original emulates TOTP.
 OTP_FORMAT = "%y%m%d"

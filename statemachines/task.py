@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from transitions import EventData, Machine
 
-from statemachines.registry import build_machine
+from .registry import build_machine
 
 
 class TaskStatus(StrEnum):

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from transitions import Machine, MachineError
 
-from statemachines.connection import (
+from mockapi.statemachines.connection import (
     STEP1_ANSWER,
     STEP2_ANSWER,
     TASK_OUTCOME_TRIGGER,
@@ -18,7 +18,7 @@ from statemachines.connection import (
     Step2,
     build_connection_machine,
 )
-from statemachines.task import TERMINAL, Task, TaskKind
+from mockapi.statemachines.task import TERMINAL, Task, TaskKind
 
 C = ConnectionState
 Change = tuple[Connection, ConnectionState, ConnectionState, Task | None]

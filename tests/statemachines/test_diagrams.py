@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from mockapi.diagrams_cli import main, render_all
-from statemachines import connection, login, task
-from statemachines.diagrams import MACHINES, mermaid
+from mockapi.cli.diagrams import main, render_all
+from mockapi.statemachines import connection, login, task
+from mockapi.statemachines.diagrams import MACHINES, mermaid
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "diagrams"
 

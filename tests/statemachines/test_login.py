@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from transitions import EventData, Machine
 
-from statemachines.login import (
+from mockapi.statemachines.login import (
     CHECKED,
     INITIAL,
     OUTCOME_STATES,
@@ -706,7 +706,7 @@ def test_guards_take_the_event(machine: Machine) -> None:
 # -- the diagram -------------------------------------------------------------------------------
 def test_the_exported_diagram_shows_the_mfa_steps_and_totp() -> None:
     # Imported here: only this test needs GraphMachine, the rest of the module runs without it.
-    from statemachines.diagrams import MACHINES, mermaid
+    from mockapi.statemachines.diagrams import MACHINES, mermaid
 
     text = mermaid(MACHINES["login"])
     for row in TRANSITIONS:

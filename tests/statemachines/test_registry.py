@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from transitions import EventData, Machine, MachineError
 
-from statemachines.connection import Connection, build_connection_machine
-from statemachines.registry import ModelRegistry, PlannedMachine, build_machine
-from statemachines.task import build_task_machine
+from mockapi.statemachines.connection import Connection, build_connection_machine
+from mockapi.statemachines.registry import ModelRegistry, PlannedMachine, build_machine
+from mockapi.statemachines.task import build_task_machine
 
 
 def test_it_keeps_models_by_identity_in_the_order_they_were_added() -> None:

@@ -9,7 +9,7 @@ from itertools import product
 import pytest
 from transitions import Machine, MachineError
 
-from statemachines.task import (
+from mockapi.statemachines.task import (
     ACTIVE,
     TERMINAL,
     TRIGGER_FOR,

@@ -1,0 +1,253 @@
+"""``python -m mockapi [options]``: serve the API on a scenario until SIGINT or SIGTERM.
+
+Every option also reads ``MOCKAPI_<NAME>`` from the environment (the option wins). Bad
+input ends with a one-line error (or the list of a scenario's problems) and exit code 2, never
+a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from aiohttp import web
+
+from mockapi.app import create_app
+from mockapi.cli._startup import resume_collector
+from mockapi.cli.args import (
+    EXIT_USAGE,
+    LOG_LEVELS,
+    Parser,
+    UsageError,
+    env_name,
+    flag,
+    from_env,
+    log_level,
+    missing_file,
+    options,
+    port_number,
+    positive_float,
+    prog_name,
+    whole_number,
+)
+from mockapi.domain.scenario import Scenario, ScenarioError, default_scenario_path, load_scenario
+from mockapi.keys import CLOCK, RUNTIME
+from mockapi.settings import DEFAULT_HOST, DEFAULT_IDLE_TIMEOUT_S, DEFAULT_PORT, Settings
+
+log = logging.getLogger("mockapi")
+
+SERVE_EPILOG = """\
+other commands:
+  python -m mockapi scenario check FILE   validate a scenario file (exit 0, or 2 with every problem)
+  python -m mockapi scenario schema       print the scenario JSON Schema (for editors)
+  python -m mockapi diagrams [--out DIR]  write the state diagrams (Mermaid) of every machine
+
+Every option also reads MOCKAPI_<NAME> from the environment (e.g. MOCKAPI_PORT=9000);
+the option on the command line wins. Bad input exits with code 2.
+"""
+
+
+def serve_parser() -> Parser:
+    """The parser of ``python -m mockapi [options]``; every help line names its env variable."""
+    parser = Parser(
+        prog=prog_name(),
+        description="A stateful mock of the Space dispatcher API v2: serves the API, its "
+        "WebSocket and the /service/ control routes on one port, playing the world a "
+        "scenario file describes.",
+        epilog=SERVE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--host",
+        help=f"address to bind (default {DEFAULT_HOST}; loopback keeps /service/ private)",
+    )
+    parser.add_argument(
+        "--port",
+        type=port_number,
+        help=f"port to listen on (default {DEFAULT_PORT}; 0 picks a free one, "
+        "shown in the start-up line)",
+    )
+    parser.add_argument(
+        "--scenario",
+        type=Path,
+        metavar="PATH",
+        help="scenario file (TOML or JSON) describing users, pools, timings and rules "
+        "(default: the shipped default.toml, the original mock's world)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=whole_number,
+        metavar="N",
+        help="seed of the random generator for task durations and outcomes "
+        "(default: the scenario's; same seed + same requests = same outcomes)",
+    )
+    parser.add_argument(
+        "--jwt-secret",
+        metavar="SECRET",
+        help="HS256 key for access tokens, 32 bytes or more (default: random per process, "
+        "so tokens do not survive a restart)",
+    )
+    parser.add_argument(
+        "--time-scale",
+        type=positive_float,
+        metavar="F",
+        help="run the scenario clock F times faster than real time (100 turns the 3 s PENDING "
+        "into 30 ms; default: the scenario's, usually 1)",
+    )
+    parser.add_argument(
+        "--clock",
+        choices=["real", "manual"],
+        help="'manual' stands time still until POST /service/clock/ advances it "
+        "(default: the scenario's, usually real)",
+    )
+    parser.add_argument(
+        "--service-token",
+        metavar="TOKEN",
+        help="require header X-Service-Token: TOKEN on /service/ routes (default: open)",
+    )
+    watch = parser.add_argument(
+        "--watch",
+        action="store_const",
+        const=True,
+        help="reload the --scenario file when it changes; an invalid edit keeps the running "
+        "world and logs every problem",
+    )
+    # Only the env value goes through this (1/true/yes/on or 0/false/no/off).
+    watch.type = flag
+    parser.add_argument(
+        "--idle-timeout",
+        type=positive_float,
+        metavar="S",
+        help="close a connection that has sent no complete request for S wall seconds: "
+        "before its first request's headers (slowloris) or between requests "
+        f"(default {DEFAULT_IDLE_TIMEOUT_S:g}; open WebSockets are not idle)",
+    )
+    parser.add_argument(
+        "--log-level",
+        type=log_level,
+        metavar="LEVEL",
+        help=f"log verbosity, one of {', '.join(LOG_LEVELS)} (default INFO: one line per task "
+        "transition and socket event)",
+    )
+    for action in options(parser):
+        action.help = f"{action.help} [env {env_name(action.dest)}]"
+    return parser
+
+
+def settings_from_args(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> Settings:
+    """Parse serve options; an option not given falls back to ``MOCKAPI_*``, then the default.
+
+    An empty variable counts as unset. Bad input exits with code 2 and one line on stderr.
+    """
+    environ = os.environ if environ is None else environ
+    parser = serve_parser()
+    args = parser.parse_args(argv)
+    for action in options(parser):
+        raw = environ.get(env_name(action.dest), "")
+        if getattr(args, action.dest) is None and raw != "":
+            setattr(args, action.dest, from_env(parser, action, raw))
+    if args.watch and args.scenario is None:
+        parser.error("--watch needs --scenario PATH (the file to watch)")
+    return Settings(
+        host=args.host or DEFAULT_HOST,
+        port=DEFAULT_PORT if args.port is None else args.port,
+        scenario=args.scenario,
+        seed=args.seed,
+        jwt_secret=args.jwt_secret,
+        log_level=args.log_level or "INFO",
+        time_scale=args.time_scale,
+        clock=args.clock,
+        service_token=args.service_token,
+        watch=bool(args.watch),
+        idle_timeout=DEFAULT_IDLE_TIMEOUT_S if args.idle_timeout is None else args.idle_timeout,
+    )
+
+
+def read_scenario(path: Path) -> Scenario:
+    """Load a scenario file or raise :class:`UsageError` saying why not (every problem)."""
+    problem = missing_file(path)
+    if problem:
+        raise UsageError(problem)
+    try:
+        return load_scenario(path)
+    except ScenarioError as exc:
+        count = len(exc.problems)
+        lines = [f"invalid scenario {path} ({count} problem{'s' if count != 1 else ''}):"]
+        lines += [f"  {problem}" for problem in exc.problems]
+        raise UsageError("\n".join(lines)) from None
+
+
+def _reason(exc: OSError) -> str:
+    # asyncio wraps bind errors as "error while attempting to bind on address ...: <reason>";
+    # the errno alone says it shorter. Resolver errors carry their own text and odd errnos.
+    if exc.errno and not isinstance(exc, socket.gaierror):
+        return os.strerror(exc.errno)
+    return exc.strerror or str(exc)
+
+
+def _url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+async def _serve(settings: Settings, scenario: Scenario, scenario_path: Path) -> None:
+    app = create_app(settings, scenario)
+    resume_collector()
+    # keepalive_timeout is aiohttp's only clock on a connection with no complete request: it
+    # starts at the connect and no partial request line or header resets it (issue 6).
+    runner = web.AppRunner(
+        app, access_log=None, shutdown_timeout=1.0, keepalive_timeout=settings.idle_timeout
+    )
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise UsageError(
+            f"cannot listen on {settings.host}:{settings.port}: {_reason(exc)}"
+        ) from None
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows loops
+            loop.add_signal_handler(sig, stop.set)
+    runtime, clock = app[RUNTIME], app[CLOCK]
+    # With --port 0 the OS picked the port: say the real one.
+    port = runner.addresses[0][1] if runner.addresses else settings.port
+    url = _url(settings.host, port)
+    # ASCII only: the line must print whatever the terminal's encoding.
+    print(
+        f"mockapi serving {url}/api/v2/ (scenario {scenario_path}, seed {runtime.world.seed}, "
+        f"clock {clock.mode} x{clock.time_scale:g}); docs at {url}/docs",
+        flush=True,
+    )
+    try:
+        await stop.wait()
+    finally:
+        log.info("shutting down")
+        await runner.cleanup()
+
+
+def main(argv: Sequence[str]) -> int:
+    """Serve until SIGINT or SIGTERM: exit 0, or 2 with a one-line reason."""
+    try:
+        settings = settings_from_args(argv)
+        logging.basicConfig(
+            level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+        scenario_path = settings.scenario or default_scenario_path()
+        scenario = read_scenario(scenario_path)
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(_serve(settings, scenario, scenario_path))
+    except UsageError as exc:
+        print(f"{prog_name()}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return 0

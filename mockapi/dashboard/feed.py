@@ -1,0 +1,645 @@
+"""The live dashboard: ``GET /``, its feed ``/dashboard/feed`` and its files (issue 5).
+
+The page shows the world as the server runs it: users with their open sockets and each
+(user, pool) connection state, tasks newest first, the clock, and the three state machines
+drawn from their own tables with the states in use marked. Its controls call the ordinary
+``/service/`` routes with ``fetch``; the page itself changes nothing.
+
+Updates come over one WebSocket per open page. The clock, the runtime and the socket hub tell
+the :class:`Feed` after every change (:mod:`mockapi.domain.listeners`); the feed only bumps a
+counter and wakes each page's writer, so a change costs the API a few attribute writes whatever the
+pages do. A writer builds the snapshot of its page's view (a filter and a page of users, a
+cap on tasks), sends it, and rests before the next one: at least :data:`MIN_INTERVAL_S`,
+longer when building took long, so the dashboard never takes more than a small share of the
+event loop (:data:`BUILD_SHARE`). Changes made meanwhile are coalesced into the next
+snapshot: at most one is ever pending per page, and an idle server sends nothing.
+
+Offline: the page loads only its own files. Mermaid (``@mermaid-js/tiny``, vendored under
+``static/dashboard/vendor/``, MIT) draws the diagrams in the browser; the same Mermaid text
+and a table of the states stay on the page, so it is readable even where the script is not
+run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import itertools
+import logging
+import re
+import weakref
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from operator import attrgetter
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from aiohttp import WSCloseCode, WSMsgType, web
+from pydantic import ConfigDict, Field, ValidationError
+
+from mockapi.domain.clock import Clock, iso_z
+from mockapi.domain.journal import iso_time
+from mockapi.domain.lazymodel import DeferredModel
+from mockapi.domain.runtime import Runtime
+from mockapi.domain.world import World
+from mockapi.hub.handler import BAD_HANDSHAKE, refuse
+from mockapi.hub.hub import Hub
+from mockapi.keys import CLOCK, DASHBOARD, HUB, RUNTIME, SETTINGS
+from mockapi.pages.assets import Asset, AssetSet, static_file
+from mockapi.pages.headers import page_headers
+from mockapi.pages.render import render_template
+from mockapi.statemachines import connection as connection_machine
+from mockapi.statemachines import task as task_machine
+from mockapi.web.responses import dumps
+from mockapi.web.rules import SERVICE_TOKEN_HEADER, is_websocket_upgrade, service_token_ok
+
+if TYPE_CHECKING:
+    from mockapi.statemachines.diagrams import MachineDefinition
+
+log = logging.getLogger(__name__)
+
+DASHBOARD_TEMPLATE = "dashboard.html"
+
+#: Users one page of the view may show, and tasks (newest first) the view may list.
+DEFAULT_USERS = 50
+MAX_USERS = 500
+DEFAULT_TASKS = 100
+MAX_TASKS = 500
+#: Pools listed per user row; a user in more pools gets a count of the rest.
+MAX_POOLS_PER_USER = 20
+#: A page gets at most ten snapshots a second ...
+MIN_INTERVAL_S = 0.1
+#: ... and rests at least this many times as long as its snapshot took to build, so the
+#: dashboard uses at most about 1/(1 + BUILD_SHARE) of the loop however busy the world is.
+BUILD_SHARE = 5.0
+#: Wall seconds a page has to say what it wants to see after the handshake.
+HELLO_TIMEOUT_S = 10.0
+#: Incoming messages are small view changes.
+MAX_MESSAGE_BYTES = 4096
+HEARTBEAT_S = 20.0
+CLOSE_TIMEOUT_S = 0.5
+#: Close code for a page without the right service token (the page then asks for one); in
+#: the 4000-4999 range applications define, after HTTP's 403.
+TOKEN_REFUSED = 4403
+
+
+# -- what a page asks to see ----------------------------------------------------------------
+
+
+class View(DeferredModel):
+    """What one page shows: users matching ``q`` from ``offset``, and the newest tasks."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: Case-insensitive substring of a username, full name or user id; tasks and connection
+    #: counts follow the same users.
+    q: Annotated[str, Field(max_length=200)] = ""
+    offset: Annotated[int, Field(ge=0, le=10_000_000)] = 0
+    limit: Annotated[int, Field(ge=1, le=MAX_USERS)] = DEFAULT_USERS
+    tasks: Annotated[int, Field(ge=1, le=MAX_TASKS)] = DEFAULT_TASKS
+
+
+class ViewMessage(DeferredModel):
+    """A page's message on the feed: its view, and the service token when one is set."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["view"]
+    view: View = View()
+    token: Annotated[str, Field(max_length=1000)] | None = None
+
+
+# -- diagrams ------------------------------------------------------------------------------
+
+_CLASS_LINE = re.compile(r"(?P<indent>\s*)Class (?P<state>\S+) s_(?:default|active)")
+
+
+@functools.cache
+def _machines() -> dict[str, MachineDefinition]:
+    """The machines the page draws, by name, from :mod:`mockapi.statemachines.diagrams`.
+
+    That module loads transitions' diagram extension (GraphMachine), which serving the API
+    never needs: it is imported with the first dashboard page or snapshot, not at start-up.
+    """
+    from mockapi.statemachines.diagrams import MACHINES
+
+    return MACHINES
+
+
+@functools.cache
+def _base_text(name: str) -> str:
+    # GraphMachine is built once per machine and process; marks are rewritten below.
+    from mockapi.statemachines.diagrams import mermaid
+
+    return mermaid(_machines()[name])
+
+
+def marked_mermaid(name: str, marked: Iterable[str]) -> str:
+    """Machine ``name`` as Mermaid text with every state of ``marked`` (and no other) active.
+
+    :func:`mockapi.statemachines.diagrams.mermaid` marks one current state; a dashboard shows many
+    models at once, so each state's ``Class`` line is rewritten to active or default.
+    """
+    chosen = set(marked)
+    lines = []
+    for line in _base_text(name).splitlines():
+        match = _CLASS_LINE.fullmatch(line)
+        if match is not None:
+            state = match["state"]
+            line = f"{match['indent']}Class {state} s_{'active' if state in chosen else 'default'}"
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def force_targets() -> dict[str, list[str]]:
+    """For each task status, the statuses the control API may force it to (the machine's)."""
+    targets: dict[str, list[str]] = {}
+    for transition in task_machine.TRANSITIONS:
+        sources = transition["source"]
+        for source in [sources] if isinstance(sources, str) else sources:
+            targets.setdefault(source, []).append(transition["dest"])
+    return targets
+
+
+# -- snapshots -----------------------------------------------------------------------------
+
+
+class _Index:
+    """A world's users as the filter and the connection counts see them, kept between snapshots.
+
+    A world's users never change and a reset builds a new world, so an index lives exactly as
+    long as its world. Pool assignments only grow, and only when pools are created: the pool
+    count tells when to count them again, so 10,000 users are not walked on every snapshot.
+    """
+
+    __slots__ = ("assigned", "pools_seen", "texts", "total", "users")
+
+    def __init__(self, world: World) -> None:
+        self.users = list(world.users.values())
+        self.texts = [f"{u.username}\n{u.full_name}\n{u.id}".lower() for u in self.users]
+        self.pools_seen = -1
+        self.assigned: list[int] = []
+        self.total = 0
+
+    def refresh(self, world: World) -> None:
+        if len(world.pools) != self.pools_seen:
+            self.pools_seen = len(world.pools)
+            # A pool listed twice is one assignment.
+            self.assigned = [len(set(user.pool_ids)) for user in self.users]
+            self.total = sum(self.assigned)
+
+
+_INDEX: weakref.WeakKeyDictionary[World, _Index] = weakref.WeakKeyDictionary()
+
+
+def _index(world: World) -> _Index:
+    index = _INDEX.get(world)
+    if index is None:
+        index = _INDEX[world] = _Index(world)
+    index.refresh(world)
+    return index
+
+
+def _stamp(value: datetime | None) -> str | None:
+    return iso_z(value) if value is not None else None
+
+
+def build_snapshot(runtime: Runtime, hub: Hub, clock: Clock, view: View) -> dict[str, Any]:
+    """Everything one page shows for ``view``, as plain JSON data."""
+    world = runtime.world
+    needle = view.q.strip().lower()
+    index = _index(world)
+    if needle:
+        matched = [i for i, text in enumerate(index.texts) if needle in text]
+        users = [index.users[i] for i in matched]
+        assigned = sum(index.assigned[i] for i in matched)
+        # Ids as ints: a UUID hashes in Python, its int in C (10,000 of them per snapshot).
+        user_ids: set[int] | None = {user.id.int for user in users}
+    else:
+        users = index.users
+        assigned = index.total
+        user_ids = None
+
+    # Users, a page of them, each with sockets, connections and last login.
+    rows = []
+    for user in users[view.offset : view.offset + view.limit]:
+        pools = world.user_pools(user)
+        connections = []
+        for pool in pools[:MAX_POOLS_PER_USER]:
+            conn = runtime.connections.get((user.id, pool.id))
+            connections.append(
+                {
+                    "pool": pool.name,
+                    "pool_id": str(pool.id),
+                    "state": conn.state if conn is not None else connection_machine.INITIAL,
+                }
+            )
+        login = runtime.logins.get(user.id)
+        rows.append(
+            {
+                "id": str(user.id),
+                "username": user.username,
+                "full_name": user.full_name,
+                "roles": list(user.roles),
+                "disabled": user.disabled,
+                "mfa": [
+                    name
+                    for name, enabled in (
+                        ("otp", user.otp),
+                        ("adfs", user.adfs),
+                        ("hardware_token", user.hardware_token),
+                    )
+                    if enabled
+                ],
+                "sockets": hub.count(user.id),
+                "machines": len(user.machines),
+                "connections": connections,
+                "more_pools": max(len(pools) - MAX_POOLS_PER_USER, 0),
+                "last_login": (
+                    {"outcome": login.outcome, "at": iso_time(login.at)} if login else None
+                ),
+            }
+        )
+
+    # Tasks of those users, newest first (created, then the order they were made in).
+    if user_ids is None:
+        tasks = list(world.tasks.values())
+    else:
+        tasks = [task for task in world.tasks.values() if task.user_id.int in user_ids]
+    # (created, position, task): positions are unique, so tasks themselves are never compared.
+    # Tasks are mostly made in time order, which sorted() walks in one pass, in C.
+    ordered = sorted(zip(map(attrgetter("created"), tasks), itertools.count(), tasks), reverse=True)
+    newest = ordered[: view.tasks]
+    task_rows = []
+    for _created, _position, task in newest:
+        owner = world.users.get(task.user_id)
+        where = world.pools.get(task.pool_id) if task.pool_id is not None else None
+        task_rows.append(
+            {
+                "id": str(task.id),
+                "kind": task.kind.value,
+                "status": task.state,
+                "user": owner.username if owner else str(task.user_id),
+                "pool": where.name if where else None,
+                "created": iso_z(task.created),
+                "started": _stamp(task.started),
+                "finished": _stamp(task.finished),
+                "reason": task.reason,
+            }
+        )
+
+    # How many models sit in each state, for the same users.
+    task_counts = Counter(map(attrgetter("state"), tasks))
+    if user_ids is None:
+        connection_counts = Counter(map(attrgetter("state"), runtime.connections.values()))
+    else:
+        connection_counts = Counter(
+            conn.state
+            for (user_id, _pool), conn in runtime.connections.items()
+            if user_id.int in user_ids
+        )
+    tracked = connection_counts.total()
+    # A (user, pool) pair nothing has touched yet has no model: it is in the initial state.
+    connection_counts[connection_machine.INITIAL] += max(assigned - tracked, 0)
+    login_counts: Counter[str] = Counter()
+    latest = runtime.last_login if user_ids is None else None
+    for user_id, record in runtime.logins.items():
+        if user_ids is None or user_id.int in user_ids:
+            login_counts[record.outcome] += 1
+            if user_ids is not None and (latest is None or record.at >= latest.at):
+                latest = record
+
+    def states(name: str, counts: Counter[str], marked: list[str]) -> dict[str, Any]:
+        return {
+            "counts": {state: counts.get(state, 0) for state in _state_names(name)},
+            "marked": marked,
+        }
+
+    return {
+        "type": "snapshot",
+        "clock": {
+            "now": iso_z(clock.now()),
+            "mode": clock.mode,
+            "time_scale": float(clock.time_scale),
+            "epoch": clock.time(),
+        },
+        "world": {
+            "users": len(world.users),
+            "pools": len(world.pools),
+            "machines": len(world.machines),
+            "tasks": len(world.tasks),
+            "sockets": len(hub.peers()),
+            "seed": world.seed,
+        },
+        "view": view.model_dump(),
+        "users": {
+            "total": len(users),
+            "offset": view.offset,
+            "limit": view.limit,
+            "items": rows,
+        },
+        "tasks": {"total": len(tasks), "limit": view.tasks, "items": task_rows},
+        "machines": {
+            "task": states(
+                "task", task_counts, [s for s in _state_names("task") if task_counts[s]]
+            ),
+            "connection": states(
+                "connection",
+                connection_counts,
+                [s for s in _state_names("connection") if connection_counts[s]],
+            ),
+            "login": states("login", login_counts, [latest.outcome] if latest else [])
+            | {
+                "last": (
+                    {
+                        "username": latest.username,
+                        "outcome": latest.outcome,
+                        "at": iso_time(latest.at),
+                    }
+                    if latest
+                    else None
+                )
+            },
+        },
+    }
+
+
+@functools.cache
+def _state_names(name: str) -> tuple[str, ...]:
+    return tuple(str(state) for state in _machines()[name].states)
+
+
+# -- the feed ------------------------------------------------------------------------------
+
+
+@dataclass(eq=False, slots=True)
+class Viewer:
+    """One open dashboard page: its socket, its view, and what it was last sent."""
+
+    ws: web.WebSocketResponse
+    view: View
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    #: The marks of each diagram as last sent: a diagram's text goes out only when they change.
+    marks_sent: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: A message about the page's last request, sent with the next snapshot.
+    notice: str | None = None
+
+
+class Feed:
+    """Every open dashboard page, and the snapshots they are sent."""
+
+    def __init__(self, runtime: Runtime, hub: Hub, clock: Clock) -> None:
+        self.runtime = runtime
+        self.hub = hub
+        self.clock = clock
+        self.viewers: set[Viewer] = set()
+        #: Bumped on every change; snapshots are built once per generation and view.
+        self.generation = 0
+        self.closing = False
+        self._built: dict[View, dict[str, Any]] = {}
+        self._built_generation = -1
+
+    def changed(self) -> None:
+        """Something changed: every page gets a new snapshot soon. Never blocks, never raises."""
+        self.generation += 1
+        for viewer in self.viewers:
+            viewer.wake.set()
+
+    def snapshot(self, view: View) -> dict[str, Any]:
+        """The snapshot of ``view`` now; pages with the same view share one build."""
+        if self._built_generation != self.generation:
+            self._built.clear()
+            self._built_generation = self.generation
+        built = self._built.get(view)
+        if built is None:
+            built = build_snapshot(self.runtime, self.hub, self.clock, view)
+            self._built[view] = built
+        return built
+
+    def message(self, viewer: Viewer) -> dict[str, Any]:
+        """``viewer``'s next message: the snapshot, with the diagrams whose marks changed."""
+        snapshot = self.snapshot(viewer.view)
+        diagrams = {}
+        for name, machine in snapshot["machines"].items():
+            marks = tuple(machine["marked"])
+            if viewer.marks_sent.get(name) != marks:
+                diagrams[name] = marked_mermaid(name, marks)
+                viewer.marks_sent[name] = marks
+        message = {**snapshot, "generation": self.generation, "viewers": len(self.viewers)}
+        if diagrams:
+            message["diagrams"] = diagrams
+        if viewer.notice is not None:
+            message["notice"] = viewer.notice
+            viewer.notice = None
+        return message
+
+    async def serve(self, viewer: Viewer) -> None:
+        """Send ``viewer`` a snapshot whenever it is woken, at a bounded rate, until cancelled.
+
+        A snapshot that cannot be built closes this page (1011) and nothing else.
+        """
+        loop = asyncio.get_running_loop()
+        while True:
+            await viewer.wake.wait()
+            viewer.wake.clear()
+            started = loop.time()
+            try:
+                text = dumps(self.message(viewer)).decode()
+            except Exception:
+                log.exception("could not build a dashboard snapshot: closing the page")
+                await _close(viewer.ws, WSCloseCode.INTERNAL_ERROR, b"snapshot failed")
+                return
+            built = loop.time() - started
+            try:
+                await viewer.ws.send_str(text)
+            except Exception as exc:  # the page went away under us
+                log.debug("dashboard page stopped taking snapshots: %r", exc)
+                return
+            # Changes made during the rest wake the writer again: one coalesced snapshot.
+            rest = max(MIN_INTERVAL_S, BUILD_SHARE * built) - (loop.time() - started)
+            if rest > 0:
+                await asyncio.sleep(rest)
+
+    async def close_all(self) -> None:
+        """Close every page's socket with 1001 (server shutdown)."""
+        self.closing = True
+        await asyncio.gather(
+            *(
+                _close(viewer.ws, WSCloseCode.GOING_AWAY, b"server shutdown")
+                for viewer in self.viewers
+            )
+        )
+
+
+async def _close(ws: web.WebSocketResponse, code: int, message: bytes) -> None:
+    try:
+        async with asyncio.timeout(CLOSE_TIMEOUT_S):
+            await ws.close(code=code, message=message)
+    except Exception as exc:  # a page that stopped reading must not hold up shutdown
+        log.debug("closing a dashboard socket failed: %r", exc)
+
+
+def setup_dashboard(app: web.Application) -> Feed:
+    """Create the feed, subscribe it to every change point, close its pages on shutdown."""
+    feed = Feed(app[RUNTIME], app[HUB], app[CLOCK])
+    app[DASHBOARD] = feed
+    for listeners in (app[RUNTIME].listeners, app[HUB].listeners, app[CLOCK].listeners):
+        listeners.add(feed.changed)
+
+    async def close_pages(app: web.Application) -> None:
+        await feed.close_all()
+
+    app.on_shutdown.append(close_pages)
+    return feed
+
+
+# -- handlers ------------------------------------------------------------------------------
+
+
+def _token_ok(app: web.Application, given: str | None) -> bool:
+    expected = app[SETTINGS].service_token
+    if not expected:
+        return True
+    return service_token_ok(given, expected)
+
+
+async def feed(request: web.Request) -> web.StreamResponse:
+    """``WS /dashboard/feed``: snapshots of the world for one dashboard page."""
+    if not is_websocket_upgrade(request):
+        raise web.HTTPNotFound()  # a plain GET does not match a WebSocket route
+    ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S, max_msg_size=MAX_MESSAGE_BYTES)
+    if not ws.can_prepare(request).ok:
+        return refuse(BAD_HANDSHAKE)
+    dashboard = request.app[DASHBOARD]
+    await ws.prepare(request)
+    if dashboard.closing:
+        await _close(ws, WSCloseCode.GOING_AWAY, b"server shutdown")
+        return ws
+
+    # The page speaks first: its view, and the service token when the server has one.
+    try:
+        first = await ws.receive(timeout=HELLO_TIMEOUT_S)
+    except TimeoutError:
+        await _close(ws, WSCloseCode.POLICY_VIOLATION, b"expected a view message")
+        return ws
+    if first.type is not WSMsgType.TEXT:
+        await _close(ws, WSCloseCode.POLICY_VIOLATION, b"expected a view message")
+        return ws
+    try:
+        hello = ViewMessage.model_validate_json(first.data)
+    except ValidationError as exc:
+        reason = _problem(exc).encode("ascii", "replace")[:120]  # a close reason is short
+        await _close(ws, WSCloseCode.POLICY_VIOLATION, reason)
+        return ws
+    if not _token_ok(request.app, hello.token):
+        await _close(ws, TOKEN_REFUSED, b"service token required")
+        return ws
+
+    viewer = Viewer(ws=ws, view=hello.view)
+    dashboard.viewers.add(viewer)
+    dashboard.changed()  # everyone's viewer count changed; this page gets its first snapshot
+    writer = asyncio.get_running_loop().create_task(dashboard.serve(viewer))
+    try:
+        async for msg in ws:
+            if msg.type is not WSMsgType.TEXT:
+                continue
+            try:
+                update = ViewMessage.model_validate_json(msg.data)
+            except ValidationError as exc:
+                viewer.notice = _problem(exc)
+            else:
+                viewer.view = update.view
+            viewer.wake.set()
+            if writer.done():
+                break  # the socket failed to send: the page is gone
+    finally:
+        dashboard.viewers.discard(viewer)
+        writer.cancel()
+        await asyncio.wait([writer])
+        dashboard.changed()
+    return ws
+
+
+def _problem(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    return f"bad view message: {where}: {first['msg']}" if where else first["msg"]
+
+
+#: Every file the page may load: name → (where it is, media type). Nothing else is served.
+ASSETS: dict[str, Asset] = {
+    "dashboard.js": (static_file("dashboard", "dashboard.js"), "text/javascript"),
+    "dashboard.css": (static_file("dashboard", "dashboard.css"), "text/css"),
+    "mermaid.tiny.js": (static_file("dashboard", "vendor", "mermaid.tiny.js"), "text/javascript"),
+}
+
+FILES = AssetSet(ASSETS)
+ASSET_MEDIA = FILES.media
+
+
+class AssetPath(DeferredModel):
+    """A file of the dashboard; any other name is 404."""
+
+    filename: str = Field(json_schema_extra={"enum": list(ASSETS)}, examples=["dashboard.js"])
+
+
+#: The page's policy: its own origin only (fetch and the feed included). Mermaid writes
+#: inline styles into the SVG it draws, hence that one allowance.
+PAGE_HEADERS = page_headers(
+    script_src="'self'",
+    style_src="'self' 'unsafe-inline'",
+    img_src="'self' data:",
+    font_src="'self'",
+    connect_src="'self'",
+)
+
+
+async def static(request: web.Request) -> web.Response:
+    """One file of the dashboard, from the installed package."""
+    return FILES.response(request)
+
+
+async def page(request: web.Request) -> web.Response:
+    """The live dashboard: users, connections, tasks, clock and state diagrams."""
+    app = request.app
+    router = app.router
+    dashboard = app[DASHBOARD]
+    protected = bool(app[SETTINGS].service_token)
+
+    def asset(name: str) -> str:
+        url = router["dashboard-static"].url_for(filename=name)
+        return str(url.with_query(v=FILES.version(name)))
+
+    # Without a service token the first snapshot comes with the page; with one, the world is
+    # shown only once the page has sent the token over the feed.
+    initial = None
+    if not protected:
+        initial = {**dashboard.snapshot(View()), "generation": dashboard.generation}
+    diagrams = {
+        name: marked_mermaid(name, initial["machines"][name]["marked"] if initial else ())
+        for name in _machines()
+    }
+    config = {
+        "feed": str(router["dashboard-feed"].url_for()),
+        "clock": str(router["service-clock-set"].url_for()),
+        "reset": str(router["service-reset"].url_for()),
+        "force": str(router["service-task-force"].url_for(id="TASK_ID")),
+        "token_required": protected,
+        "token_header": SERVICE_TOKEN_HEADER,
+        "force_targets": force_targets(),
+        "view": View().model_dump(),
+        "machines": list(_machines()),
+        "initial": initial,
+    }
+    context = {
+        "css": asset("dashboard.css"),
+        "scripts": [asset("mermaid.tiny.js"), asset("dashboard.js")],
+        "config": config,
+        "diagrams": diagrams,
+        "states": {name: _state_names(name) for name in _machines()},
+        "protected": protected,
+    }
+    response = render_template(DASHBOARD_TEMPLATE, request, context)
+    response.headers.update(PAGE_HEADERS)
+    return response

@@ -1,0 +1,66 @@
+"""``WS /api/v2/pools/ws/{client_id}/`` (CONTRACT §8): the handshake, the echo, and the hub.
+
+The handler authenticates the handshake (the raw ``Cookie`` value is the credential), then
+hands the socket to the hub (:mod:`mockapi.hub.hub`), which sends it the user's task frames.
+"""
+
+from __future__ import annotations
+
+from aiohttp import WSCloseCode, WSMsgType, hdrs, web
+
+from mockapi.domain.errors import PERMISSION_DENIED, ErrorCode, ErrorSpec
+from mockapi.hub.hub import HEARTBEAT_S, MAX_MESSAGE_BYTES
+from mockapi.keys import HUB
+from mockapi.web.auth import USER_KEY, identify
+from mockapi.web.errors import answer
+from mockapi.web.rules import is_websocket_upgrade
+
+#: What a request that cannot become a WebSocket is answered (Starlette's own refusal).
+BAD_HANDSHAKE = ErrorSpec(400, "Bad Request", ErrorCode.DEFAULT)
+
+
+def refuse(spec: ErrorSpec) -> web.Response:
+    """Refuse a handshake with ``spec``'s body and end the connection."""
+    # Starlette refuses a handshake with this body and ends the connection.
+    response = answer(spec)
+    response.headers[hdrs.CONNECTION] = "close"
+    response.force_close()
+    return response
+
+
+async def websocket(request: web.Request) -> web.StreamResponse:
+    """``WS /api/v2/pools/ws/{client_id}/``: the user's task frames, and the echo."""
+    if not is_websocket_upgrade(request):
+        raise web.HTTPNotFound()  # a plain GET does not match a WebSocket route
+    ws = web.WebSocketResponse(
+        protocols=(),
+        compress=False,  # frames are ~80 bytes; deflate would only cost memory per socket
+        heartbeat=HEARTBEAT_S,
+        max_msg_size=MAX_MESSAGE_BYTES,
+    )
+    if not ws.can_prepare(request).ok:
+        return refuse(BAD_HANDSHAKE)
+    # The raw header value is the credential (``JWT <token>``); Authorization is ignored.
+    identity = identify(request.app, request.headers.get(hdrs.COOKIE))
+    if identity is None or request.match_info["client_id"] != identity.claims.client_id:
+        return refuse(PERMISSION_DENIED)
+
+    hub = request.app[HUB]
+    user = identity.user
+    # The socket may stay open for hours: keep the user, not the token and its claims.
+    del identity
+    request[USER_KEY] = user.username
+    peer = hub.connect(user.id, user.username, ws, request.transport)
+    try:
+        await ws.prepare(request)
+        hub.ready(peer)
+        if hub.closing:
+            await hub.close_socket(peer, WSCloseCode.GOING_AWAY, b"server shutdown")
+            return ws
+        async for msg in ws:
+            if msg.type is WSMsgType.TEXT:
+                hub.send_text(user.id, f"User {user.username} sent: {msg.data}")
+            # Binary frames have no meaning here; the original could only read text.
+    finally:
+        await hub.disconnect(peer)
+    return ws

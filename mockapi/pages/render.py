@@ -1,0 +1,85 @@
+"""The HTML pages' templates (dashboard, Swagger UI, ADFS sign-in), with Jinja2 loaded late.
+
+The usual wiring is ``aiohttp_jinja2.setup(app, loader=jinja2.PackageLoader(...))`` in the
+factory. That imports Jinja2 and builds its environment at every start (about 35 ms here, a
+large share of mockapi's own start-up, issue 6) for three pages the API itself never serves.
+So the factory configures the templates with :func:`setup_pages` (a :class:`Pages` under
+:data:`mockapi.keys.PAGES`) and the environment is made when the first page is rendered.
+
+It cannot be made late through ``aiohttp_jinja2.setup``, which stores the environment in the
+application: a running application is frozen. The environment made here is the one
+``setup`` makes (autoescape on, aiohttp_jinja2's ``url``/``static`` helpers and ``app`` as
+globals), and :func:`render_template` answers exactly as ``aiohttp_jinja2.render_template``
+does: ``text/html; charset=utf-8``, the status given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from mockapi.keys import PAGES
+
+if TYPE_CHECKING:
+    import jinja2
+
+#: The package and directory the templates are read from.
+TEMPLATES = ("mockapi.pages", "templates")
+
+
+class Pages:
+    """The templates of one application; the Jinja2 environment is made on first use."""
+
+    def __init__(self, app: web.Application, package: str, directory: str) -> None:
+        self._app = app
+        self._package = package
+        self._directory = directory
+        self._environment: jinja2.Environment | None = None
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the environment has been made (a page was rendered)."""
+        return self._environment is not None
+
+    @property
+    def environment(self) -> jinja2.Environment:
+        """The environment ``aiohttp_jinja2.setup(app, loader=PackageLoader(...))`` makes."""
+        if self._environment is None:
+            import jinja2
+            from aiohttp_jinja2.helpers import GLOBAL_HELPERS
+
+            environment = jinja2.Environment(
+                loader=jinja2.PackageLoader(self._package, self._directory), autoescape=True
+            )
+            environment.globals.update(GLOBAL_HELPERS)
+            environment.globals["app"] = self._app
+            self._environment = environment
+        return self._environment
+
+    def render(self, name: str, context: Mapping[str, Any]) -> str:
+        """Template ``name`` rendered with ``context`` (autoescaped)."""
+        return self.environment.get_template(name).render(context)
+
+
+def setup_pages(app: web.Application) -> Pages:
+    """Configure the package's templates for ``app`` (Jinja2 itself loads at the first page)."""
+    pages = Pages(app, *TEMPLATES)
+    app[PAGES] = pages
+    return pages
+
+
+def render_template(
+    name: str,
+    request: web.Request,
+    context: Mapping[str, Any],
+    *,
+    status: int = 200,
+) -> web.Response:
+    """Template ``name`` as an HTML response, as ``aiohttp_jinja2.render_template`` answers."""
+    response = web.Response(status=status)
+    response.content_type = "text/html"
+    response.charset = "utf-8"
+    response.text = request.config_dict[PAGES].render(name, context)
+    return response

@@ -1,0 +1,261 @@
+"""The one request middleware: journal, HTTP faults, the service-token guard and error answers.
+
+One aiohttp middleware runs the whole request lifecycle: aiohttp wraps the handler in one
+more layer per middleware (plus one of its own for an app that has any), and four of them,
+each looking up the app and its state again, cost about a fifth of a health request. Its
+stages, outermost first, keep the guarantees of the four middlewares it replaces:
+
+1. **journal**: every answer is recorded with its final status, including the 403 of a refused
+   service token and the answers of faults (an error status, a late answer, a dropped one);
+2. **faults**: they act on every answer the handlers and the error answers made; /service/ and
+   the tool's own pages are never faulted (:meth:`FaultEngine.match_http`);
+3. **service token**: with ``--service-token`` set, /service/ needs ``X-Service-Token``;
+4. **errors**: what a handler raises becomes the JSON the original answers
+   (:func:`mockapi.web.errors.error_response`); a redirect passes through as an exception.
+
+A request that no fault matches (always the case when there are none) takes the short path:
+the guard, the handler and one journal entry.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from aiohttp import hdrs, web
+from aiohttp.typedefs import Handler
+from multidict import CIMultiDict
+
+from mockapi.domain.errors import AUTH_HEADERS, PERMISSION_DENIED, ErrorCode
+from mockapi.domain.faults import FaultEngine, FaultSpec, HttpHit, Requester, default_message
+from mockapi.domain.urls import is_journaled, is_service_path
+from mockapi.domain.world import User
+from mockapi.keys import FAULTS, JOURNAL, RUNTIME, SETTINGS
+from mockapi.web.auth import USER_KEY, identify
+from mockapi.web.errors import answer, error_response
+from mockapi.web.responses import dumps
+from mockapi.web.rules import SERVICE_TOKEN_HEADER, is_websocket_upgrade, service_token_ok
+
+
+@dataclass(slots=True)
+class FaultNote:
+    """What a fault did to a request, for its journal entry.
+
+    ``dropped`` is set when the answer was dropped; ``handled`` is then what the handler
+    answered (None when it never ran: a dropped WebSocket handshake).
+    """
+
+    fault_id: str
+    dropped: bool = False
+    handled: int | None = None
+
+
+def note_user(request: web.Request, username: str) -> None:
+    """Attribute this request to ``username`` in the journal."""
+    request[USER_KEY] = username
+
+
+@web.middleware
+async def request_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Answer the request through the stages of the module docstring, and journal the answer."""
+    app = request.app  # a property that asks the match info: read once, passed on
+    faults = app[FAULTS]
+    if faults.on_http:
+        hit = await faults.match_http(request.method, request.path, _requester_of(request))
+        if hit is not None:
+            return await _faulted(request, handler, app, hit)
+    try:
+        response = await _guarded(request, handler, app)
+    except web.HTTPException as exc:  # a redirect: the error answers let it through
+        _record(request, app, exc.status, None)
+        raise
+    _record(request, app, response.status, None)
+    return response
+
+
+async def _guarded(
+    request: web.Request, handler: Handler, app: web.Application
+) -> web.StreamResponse:
+    """The service-token check, then the handler, with what it raises answered as JSON."""
+    expected = app[SETTINGS].service_token
+    if (
+        expected
+        and is_service_path(request.path)
+        and not service_token_ok(request.headers.get(SERVICE_TOKEN_HEADER), expected)
+    ):
+        return answer(PERMISSION_DENIED)
+    try:
+        return await handler(request)
+    except Exception as exc:
+        response = error_response(request, exc)
+        if response is None:
+            raise
+        return response
+
+
+def _record(
+    request: web.Request, app: web.Application, status: int, note: FaultNote | None
+) -> None:
+    """Journal one answer: method, path, status, user, and what a fault did to it."""
+    path = request.path
+    # The dashboard's own page, files and feed would bury the API traffic a test inspects.
+    if not is_journaled(path):
+        return
+    journal = app[JOURNAL]
+    user = request.get(USER_KEY)
+    if note is None:
+        journal.record_http(request.method, path, status, user)
+        return
+    extra: dict[str, object] = {"fault": note.fault_id}
+    answered: int | None = status
+    if note.dropped:
+        # What the handler answered (so what the world now holds), though nobody received it.
+        answered = note.handled
+        extra["dropped"] = True
+    journal.record("http", method=request.method, path=path, status=answered, user=user, **extra)
+
+
+async def _faulted(
+    request: web.Request, handler: Handler, app: web.Application, hit: HttpHit
+) -> web.StreamResponse:
+    """Answer a request a fault fired on, and journal the answer with the fault's id."""
+    note = FaultNote(hit.fault.id)
+    try:
+        response = await _apply_fault(request, handler, app, hit, note)
+    except web.HTTPException as exc:
+        _record(request, app, exc.status, note)
+        raise
+    _record(request, app, response.status, note)
+    return response
+
+
+async def _apply_fault(
+    request: web.Request, handler: Handler, app: web.Application, hit: HttpHit, note: FaultNote
+) -> web.StreamResponse:
+    """Wait, answer an error, or drop; the first of those the fault asks for.
+
+    ``delay_s`` waits on the scenario clock before the request is handled; ``status``
+    answers instead of the handler; ``drop`` lets the handler run (whatever it changes stays
+    changed, as with a response lost on the way) and closes the connection without an answer.
+    """
+    faults = app[FAULTS]
+    if hit.user is not None:
+        note_user(request, hit.user.username)
+    spec = hit.fault.spec
+    if spec.delay_s is not None:
+        faults.note_http(hit, "delay_s", request.method, request.path, delay_s=spec.delay_s)
+        await faults.sleep(spec.delay_s)
+    if spec.status is not None:
+        faults.note_http(hit, "status", request.method, request.path, status=spec.status)
+        return fault_response(spec)
+    if spec.drop:
+        return await _drop(request, handler, app, hit, note)
+    return await _guarded(request, handler, app)
+
+
+async def _drop(
+    request: web.Request, handler: Handler, app: web.Application, hit: HttpHit, note: FaultNote
+) -> web.StreamResponse:
+    """Run the handler, then close the connection instead of answering.
+
+    aiohttp then fails to write the answer to the closed transport, which it takes for a
+    client that went away: no traceback, no 500. A WebSocket handshake is dropped before its
+    handler, whose "answer" would be the whole socket session.
+    """
+    faults = app[FAULTS]
+    transport = request.transport
+    if is_websocket_upgrade(request) or transport is None:
+        faults.note_http(hit, "drop", request.method, request.path, status=None, handled=False)
+        note.dropped = True
+        if transport is not None:
+            transport.close()
+        return web.Response(status=503)  # never sent: the connection is gone
+    try:
+        response = await _guarded(request, handler, app)
+    except web.HTTPException as exc:  # a redirect the error answers let through
+        _dropped(faults, request, hit, note, exc.status)
+        transport.close()
+        raise
+    _dropped(faults, request, hit, note, response.status)
+    transport.close()
+    return response
+
+
+def _dropped(
+    faults: FaultEngine, request: web.Request, hit: HttpHit, note: FaultNote, status: int
+) -> None:
+    faults.note_http(hit, "drop", request.method, request.path, status=status, handled=True)
+    note.dropped = True
+    note.handled = status
+
+
+def _requester_of(request: web.Request) -> Requester:
+    """Who makes the request, asked at most once and only when a fault needs to know."""
+    found: list[User | None] = []
+
+    async def requester() -> User | None:
+        if not found:
+            found.append(await _requester(request))
+        return found[0]
+
+    return requester
+
+
+async def _requester(request: web.Request) -> User | None:
+    """Who makes the request, as far as it says before a handler runs.
+
+    The JWT of ``Authorization`` (the ``Cookie`` of a WebSocket handshake), else a
+    ``username`` in the query (the ADFS page) or in a JSON or form body (the logins).
+    """
+    header = request.headers.get(hdrs.AUTHORIZATION)
+    if header is None and is_websocket_upgrade(request):
+        header = request.headers.get(hdrs.COOKIE)
+    identity = identify(request.app, header)
+    if identity is not None:
+        return identity.user
+    name = request.query.get("username") or await _body_username(request)
+    return request.app[RUNTIME].world.users_by_name.get(name) if name else None
+
+
+async def _body_username(request: web.Request) -> str | None:
+    # Only a body of known, acceptable size: a read that fails half-way would leave the
+    # handler a truncated body instead of its 413. aiohttp keeps what was read for the handler.
+    length = request.content_length
+    if request.method != "POST" or length is None or length > request.client_max_size:
+        return None
+    try:
+        if request.content_type == "application/json":
+            data = json.loads(await request.read())
+        elif request.content_type == "application/x-www-form-urlencoded":
+            data = dict(await request.post())
+        else:
+            return None
+    except Exception:  # the handler reads the body again and answers what is wrong with it
+        return None
+    name = data.get("username") if isinstance(data, dict) else None
+    return name if isinstance(name, str) else None
+
+
+def fault_response(spec: FaultSpec) -> web.Response:
+    """The answer of a ``status`` fault: its body, or the §3 shape with a fitting message."""
+    assert spec.status is not None
+    headers: CIMultiDict[str] = CIMultiDict({"content-type": "application/json", **AUTH_HEADERS})
+    headers.update(spec.headers or {})
+    body = spec.body
+    if body is None:
+        body = {
+            "detail": [
+                {
+                    "msg": default_message(spec.status),
+                    "err_code": int(ErrorCode.DEFAULT),
+                    "type": "default",
+                }
+            ]
+        }
+    media = headers["content-type"].split(";", 1)[0].strip().lower()
+    if isinstance(body, str) and not (media == "application/json" or media.endswith("+json")):
+        # A proxy's HTML error page, say: sent as written, under the content type given.
+        raw = body.encode("utf-8", errors="backslashreplace")
+    else:
+        raw = dumps(body)
+    return web.Response(body=raw, status=spec.status, headers=headers)
