@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,7 +17,7 @@ from mockapi.domain.journal import Journal
 from mockapi.domain.runtime import ClockOverrides, Runtime
 from mockapi.domain.scenario import Scenario, default_scenario_path, load_scenario
 from mockapi.domain.tokens import TokenService, random_secret
-from mockapi.domain.watch import ScenarioWatcher, watch_context
+from mockapi.domain.watch import ScenarioWatcher
 from mockapi.hub.hub import Hub
 from mockapi.keys import (
     CLOCK,
@@ -29,10 +31,10 @@ from mockapi.keys import (
     WATCHER,
 )
 from mockapi.pages.render import setup_pages
+from mockapi.routes import setup_routes
 from mockapi.settings import Settings
 from mockapi.statemachines.login import build_login_machine
 from mockapi.web.middleware import request_middleware
-from mockapi.web.routes import setup_routes
 
 #: The original's limit; a larger body gets 413 in the error shape.
 MAX_BODY = 1024 * 1024
@@ -44,6 +46,16 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     clock.set_mode(clock.mode)  # arms pending timers now that a loop runs
     yield
     clock.close()
+
+
+async def _watching(app: web.Application) -> AsyncIterator[None]:
+    """Poll the ``--watch`` file while the app runs."""
+    watcher = app[WATCHER]
+    task = asyncio.create_task(watcher.poll())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def _close_sockets(app: web.Application) -> None:
@@ -81,9 +93,17 @@ def create_app(
         faults.publish,
         ClockOverrides(time_scale=settings.time_scale, mode=settings.clock, seed=settings.seed),
     )
-    # A reset (control API, new scenario, --watch) restores the scenario's faults.
     faults.load(runtime.scenario.faults, runtime.world)
-    runtime.on_reset.add(lambda: faults.load(runtime.scenario.faults, runtime.world))
+
+    def restore() -> None:
+        # What a reset restores, the one place that says it: the runtime has just rebuilt the
+        # world, tasks, tokens and clock from the scenario (Runtime.reset); the scenario's
+        # faults come back and the journal starts over. Every reset goes through here: the
+        # control API's reset, a new scenario, a --watch reload.
+        faults.load(runtime.scenario.faults, runtime.world)
+        journal.clear()
+
+    runtime.on_reset.add(restore)
 
     app = web.Application(
         middlewares=[request_middleware],
@@ -103,14 +123,9 @@ def create_app(
     app.cleanup_ctx.append(_lifecycle)
     app.on_shutdown.append(_close_sockets)
     if settings.watch and settings.scenario is not None:
-
-        def reload(new: Scenario) -> None:
-            runtime.reset(new)
-            journal.clear()
-
-        watcher = ScenarioWatcher(settings.scenario, reload)
+        watcher = ScenarioWatcher(settings.scenario, runtime.reset)
         app[WATCHER] = watcher
-        app.cleanup_ctx.append(watch_context(watcher))
+        app.cleanup_ctx.append(_watching)
     # The live dashboard hears every change of the clock, the runtime and the hub.
     setup_dashboard(app)
     setup_routes(app)

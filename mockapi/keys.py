@@ -1,8 +1,14 @@
-"""Typed application state keys: the one place that says what the app holds."""
+"""Typed application state keys of the core services: what every handler may read.
+
+They name leaf service classes only (the domain's, the hub, the settings), never a handler
+module, so importing this module closes no cycle. A component that owns state only its own
+handlers read declares its key beside its class: the pages' templates
+(:data:`mockapi.pages.render.PAGES`), the dashboard's feed
+(:data:`mockapi.dashboard.feed.DASHBOARD`) and the route table
+(:data:`mockapi.web.route.ROUTE_TABLE`).
+"""
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 from transitions import Machine
@@ -16,11 +22,6 @@ from mockapi.domain.watch import ScenarioWatcher
 from mockapi.hub.hub import Hub
 from mockapi.settings import Settings
 
-if TYPE_CHECKING:
-    # The dashboard's handlers read these keys: a runtime import would be circular.
-    from mockapi.dashboard.feed import Feed
-    from mockapi.pages.render import Pages
-
 SETTINGS = web.AppKey("settings", Settings)
 CLOCK = web.AppKey("clock", Clock)
 TOKENS = web.AppKey("tokens", TokenService)
@@ -33,7 +34,3 @@ JOURNAL = web.AppKey("journal", Journal)
 WATCHER = web.AppKey("watcher", ScenarioWatcher)
 #: The active faults (issue 7): HTTP through the fault middleware, frames through ``publish``.
 FAULTS = web.AppKey("faults", FaultEngine)
-#: The live dashboard's feed (every open dashboard page).
-DASHBOARD: web.AppKey[Feed] = web.AppKey("dashboard")
-#: The HTML pages' templates (Jinja2 is loaded with the first page: see mockapi.pages.render).
-PAGES: web.AppKey[Pages] = web.AppKey("pages")

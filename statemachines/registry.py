@@ -75,7 +75,7 @@ Binder = tuple[str, Callable[..., Any], tuple[Any, ...], tuple[Any, ...]]
 
 
 @dataclass(frozen=True, slots=True)
-class Plan:
+class BindingPlan:
     """What ``add_model`` binds on every model of one class, grouped by the partial's shape."""
 
     #: ``name = partial(func, model)``
@@ -181,7 +181,7 @@ class PlannedMachine(Machine):
     event_cls = LeanEvent
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._plans: dict[type, tuple[Hashable, Plan]] = {}
+        self._plans: dict[type, tuple[Hashable, BindingPlan]] = {}
         super().__init__(*args, **kwargs)
 
     def add_model(self, model: Any, initial: Any = None) -> None:
@@ -236,7 +236,7 @@ class PlannedMachine(Machine):
     def _signature(self) -> Hashable:
         return (tuple(self.events), tuple(self.states), self.model_attribute, self.model_override)
 
-    def _plan_for(self, model: object) -> Plan | None:
+    def _plan_for(self, model: object) -> BindingPlan | None:
         """The bindings for ``model``, or None when it must go through ``add_model`` in full."""
         if model is self.self_literal or model is self:
             return None
@@ -255,7 +255,7 @@ class PlannedMachine(Machine):
             return None
         return plan
 
-    def _make_plan(self, model: object) -> Plan:
+    def _make_plan(self, model: object) -> BindingPlan:
         """What transitions' ``add_model`` binds on ``model``."""
         can_trigger: Callable[..., bool] = getattr(self, "_can_trigger")  # noqa: B009 (not in the stubs)
         binders: list[Binder] = [
@@ -277,7 +277,7 @@ class PlannedMachine(Machine):
             if (getattr(model, binder[0], None) is None) ^ self.model_override
         ]
         cls = type(model)
-        return Plan(
+        return BindingPlan(
             plain=[(name, func) for name, func, before, after in planned if not before + after],
             before=[(name, func, before[0]) for name, func, before, _ in planned if before],
             after=[(name, func, after[0]) for name, func, _, after in planned if after],

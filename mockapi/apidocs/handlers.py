@@ -17,10 +17,11 @@ from pydantic import Field
 from swagger_ui_bundle import swagger_ui_path
 
 from mockapi.domain.lazymodel import DeferredModel
+from mockapi.jsonfmt import dumps
 from mockapi.pages.assets import Asset, AssetSet, static_file
 from mockapi.pages.headers import page_headers
 from mockapi.pages.render import render_template
-from mockapi.web.responses import dumps
+from mockapi.web.route import ROUTE_TABLE, Route
 
 DOCS_TEMPLATE = "docs.html"
 
@@ -76,17 +77,18 @@ DOCS_HEADERS = page_headers(
 
 async def openapi_json(request: web.Request) -> web.Response:
     """The OpenAPI 3.1 document, generated from the route table the server runs."""
-    return web.Response(body=_openapi_bytes(), content_type="application/json")
+    return web.Response(
+        body=_openapi_bytes(request.app[ROUTE_TABLE]), content_type="application/json"
+    )
 
 
 @functools.cache
-def _openapi_bytes() -> bytes:
+def _openapi_bytes(routes: tuple[Route, ...]) -> bytes:
     # The table and its models never change while the process runs: build once, on first use
     # (not in create_app, which every test calls).
     from mockapi.apidocs.openapi import build_openapi
-    from mockapi.web.routes import ROUTES  # the table names these handlers: import it late
 
-    return dumps(build_openapi(ROUTES))
+    return dumps(build_openapi(routes))
 
 
 async def asyncapi_json(request: web.Request) -> web.Response:

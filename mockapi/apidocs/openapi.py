@@ -1,7 +1,7 @@
 """``/openapi.json``: the OpenAPI 3.1 document, generated from the route table.
 
 Nothing here is a hand-kept copy of the API: paths, methods, names and auth come from
-:data:`mockapi.web.routes.ROUTES`; parameters and request bodies from the pydantic models the
+:data:`mockapi.routes.ROUTES`; parameters and request bodies from the pydantic models the
 handlers validate with; response bodies from :mod:`mockapi.web.bodies`; error examples from the
 catalogue (:mod:`mockapi.domain.errors`). One ``models_json_schema`` call turns every model into
 ``components.schemas``, request models in validation mode and answers in serialization mode.

@@ -35,24 +35,19 @@ from datetime import datetime
 from operator import attrgetter
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from aiohttp import WSCloseCode, WSMsgType, web
-from pydantic import ConfigDict, Field, ValidationError
+from aiohttp import WSCloseCode, web
+from pydantic import ConfigDict, Field
 
 from mockapi.domain.clock import Clock, iso_z
 from mockapi.domain.journal import iso_time
 from mockapi.domain.lazymodel import DeferredModel
 from mockapi.domain.runtime import Runtime
 from mockapi.domain.world import World
-from mockapi.hub.handler import BAD_HANDSHAKE, refuse
 from mockapi.hub.hub import Hub
-from mockapi.keys import CLOCK, DASHBOARD, HUB, RUNTIME, SETTINGS
-from mockapi.pages.assets import Asset, AssetSet, static_file
-from mockapi.pages.headers import page_headers
-from mockapi.pages.render import render_template
+from mockapi.jsonfmt import dumps
+from mockapi.keys import CLOCK, HUB, RUNTIME
 from mockapi.statemachines import connection as connection_machine
 from mockapi.statemachines import task as task_machine
-from mockapi.web.responses import dumps
-from mockapi.web.rules import SERVICE_TOKEN_HEADER, is_websocket_upgrade, service_token_ok
 
 if TYPE_CHECKING:
     from mockapi.statemachines.diagrams import MachineDefinition
@@ -116,7 +111,7 @@ _CLASS_LINE = re.compile(r"(?P<indent>\s*)Class (?P<state>\S+) s_(?:default|acti
 
 
 @functools.cache
-def _machines() -> dict[str, MachineDefinition]:
+def machine_names() -> dict[str, MachineDefinition]:
     """The machines the page draws, by name, from :mod:`mockapi.statemachines.diagrams`.
 
     That module loads transitions' diagram extension (GraphMachine), which serving the API
@@ -132,7 +127,7 @@ def _base_text(name: str) -> str:
     # GraphMachine is built once per machine and process; marks are rewritten below.
     from mockapi.statemachines.diagrams import mermaid
 
-    return mermaid(_machines()[name])
+    return mermaid(machine_names()[name])
 
 
 def marked_mermaid(name: str, marked: Iterable[str]) -> str:
@@ -312,7 +307,7 @@ def build_snapshot(runtime: Runtime, hub: Hub, clock: Clock, view: View) -> dict
 
     def states(name: str, counts: Counter[str], marked: list[str]) -> dict[str, Any]:
         return {
-            "counts": {state: counts.get(state, 0) for state in _state_names(name)},
+            "counts": {state: counts.get(state, 0) for state in state_names(name)},
             "marked": marked,
         }
 
@@ -341,13 +336,11 @@ def build_snapshot(runtime: Runtime, hub: Hub, clock: Clock, view: View) -> dict
         },
         "tasks": {"total": len(tasks), "limit": view.tasks, "items": task_rows},
         "machines": {
-            "task": states(
-                "task", task_counts, [s for s in _state_names("task") if task_counts[s]]
-            ),
+            "task": states("task", task_counts, [s for s in state_names("task") if task_counts[s]]),
             "connection": states(
                 "connection",
                 connection_counts,
-                [s for s in _state_names("connection") if connection_counts[s]],
+                [s for s in state_names("connection") if connection_counts[s]],
             ),
             "login": states("login", login_counts, [latest.outcome] if latest else [])
             | {
@@ -366,8 +359,8 @@ def build_snapshot(runtime: Runtime, hub: Hub, clock: Clock, view: View) -> dict
 
 
 @functools.cache
-def _state_names(name: str) -> tuple[str, ...]:
-    return tuple(str(state) for state in _machines()[name].states)
+def state_names(name: str) -> tuple[str, ...]:
+    return tuple(str(state) for state in machine_names()[name].states)
 
 
 # -- the feed ------------------------------------------------------------------------------
@@ -448,7 +441,7 @@ class Feed:
                 text = dumps(self.message(viewer)).decode()
             except Exception:
                 log.exception("could not build a dashboard snapshot: closing the page")
-                await _close(viewer.ws, WSCloseCode.INTERNAL_ERROR, b"snapshot failed")
+                await close_page(viewer.ws, WSCloseCode.INTERNAL_ERROR, b"snapshot failed")
                 return
             built = loop.time() - started
             try:
@@ -466,18 +459,22 @@ class Feed:
         self.closing = True
         await asyncio.gather(
             *(
-                _close(viewer.ws, WSCloseCode.GOING_AWAY, b"server shutdown")
+                close_page(viewer.ws, WSCloseCode.GOING_AWAY, b"server shutdown")
                 for viewer in self.viewers
             )
         )
 
 
-async def _close(ws: web.WebSocketResponse, code: int, message: bytes) -> None:
+async def close_page(ws: web.WebSocketResponse, code: int, message: bytes) -> None:
     try:
         async with asyncio.timeout(CLOSE_TIMEOUT_S):
             await ws.close(code=code, message=message)
     except Exception as exc:  # a page that stopped reading must not hold up shutdown
         log.debug("closing a dashboard socket failed: %r", exc)
+
+
+#: The feed of the application's dashboard pages (set by :func:`setup_dashboard`).
+DASHBOARD: web.AppKey[Feed] = web.AppKey("dashboard")
 
 
 def setup_dashboard(app: web.Application) -> Feed:
@@ -492,154 +489,3 @@ def setup_dashboard(app: web.Application) -> Feed:
 
     app.on_shutdown.append(close_pages)
     return feed
-
-
-# -- handlers ------------------------------------------------------------------------------
-
-
-def _token_ok(app: web.Application, given: str | None) -> bool:
-    expected = app[SETTINGS].service_token
-    if not expected:
-        return True
-    return service_token_ok(given, expected)
-
-
-async def feed(request: web.Request) -> web.StreamResponse:
-    """``WS /dashboard/feed``: snapshots of the world for one dashboard page."""
-    if not is_websocket_upgrade(request):
-        raise web.HTTPNotFound()  # a plain GET does not match a WebSocket route
-    ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S, max_msg_size=MAX_MESSAGE_BYTES)
-    if not ws.can_prepare(request).ok:
-        return refuse(BAD_HANDSHAKE)
-    dashboard = request.app[DASHBOARD]
-    await ws.prepare(request)
-    if dashboard.closing:
-        await _close(ws, WSCloseCode.GOING_AWAY, b"server shutdown")
-        return ws
-
-    # The page speaks first: its view, and the service token when the server has one.
-    try:
-        first = await ws.receive(timeout=HELLO_TIMEOUT_S)
-    except TimeoutError:
-        await _close(ws, WSCloseCode.POLICY_VIOLATION, b"expected a view message")
-        return ws
-    if first.type is not WSMsgType.TEXT:
-        await _close(ws, WSCloseCode.POLICY_VIOLATION, b"expected a view message")
-        return ws
-    try:
-        hello = ViewMessage.model_validate_json(first.data)
-    except ValidationError as exc:
-        reason = _problem(exc).encode("ascii", "replace")[:120]  # a close reason is short
-        await _close(ws, WSCloseCode.POLICY_VIOLATION, reason)
-        return ws
-    if not _token_ok(request.app, hello.token):
-        await _close(ws, TOKEN_REFUSED, b"service token required")
-        return ws
-
-    viewer = Viewer(ws=ws, view=hello.view)
-    dashboard.viewers.add(viewer)
-    dashboard.changed()  # everyone's viewer count changed; this page gets its first snapshot
-    writer = asyncio.get_running_loop().create_task(dashboard.serve(viewer))
-    try:
-        async for msg in ws:
-            if msg.type is not WSMsgType.TEXT:
-                continue
-            try:
-                update = ViewMessage.model_validate_json(msg.data)
-            except ValidationError as exc:
-                viewer.notice = _problem(exc)
-            else:
-                viewer.view = update.view
-            viewer.wake.set()
-            if writer.done():
-                break  # the socket failed to send: the page is gone
-    finally:
-        dashboard.viewers.discard(viewer)
-        writer.cancel()
-        await asyncio.wait([writer])
-        dashboard.changed()
-    return ws
-
-
-def _problem(exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    where = ".".join(str(part) for part in first["loc"])
-    return f"bad view message: {where}: {first['msg']}" if where else first["msg"]
-
-
-#: Every file the page may load: name → (where it is, media type). Nothing else is served.
-ASSETS: dict[str, Asset] = {
-    "dashboard.js": (static_file("dashboard", "dashboard.js"), "text/javascript"),
-    "dashboard.css": (static_file("dashboard", "dashboard.css"), "text/css"),
-    "mermaid.tiny.js": (static_file("dashboard", "vendor", "mermaid.tiny.js"), "text/javascript"),
-}
-
-FILES = AssetSet(ASSETS)
-ASSET_MEDIA = FILES.media
-
-
-class AssetPath(DeferredModel):
-    """A file of the dashboard; any other name is 404."""
-
-    filename: str = Field(json_schema_extra={"enum": list(ASSETS)}, examples=["dashboard.js"])
-
-
-#: The page's policy: its own origin only (fetch and the feed included). Mermaid writes
-#: inline styles into the SVG it draws, hence that one allowance.
-PAGE_HEADERS = page_headers(
-    script_src="'self'",
-    style_src="'self' 'unsafe-inline'",
-    img_src="'self' data:",
-    font_src="'self'",
-    connect_src="'self'",
-)
-
-
-async def static(request: web.Request) -> web.Response:
-    """One file of the dashboard, from the installed package."""
-    return FILES.response(request)
-
-
-async def page(request: web.Request) -> web.Response:
-    """The live dashboard: users, connections, tasks, clock and state diagrams."""
-    app = request.app
-    router = app.router
-    dashboard = app[DASHBOARD]
-    protected = bool(app[SETTINGS].service_token)
-
-    def asset(name: str) -> str:
-        url = router["dashboard-static"].url_for(filename=name)
-        return str(url.with_query(v=FILES.version(name)))
-
-    # Without a service token the first snapshot comes with the page; with one, the world is
-    # shown only once the page has sent the token over the feed.
-    initial = None
-    if not protected:
-        initial = {**dashboard.snapshot(View()), "generation": dashboard.generation}
-    diagrams = {
-        name: marked_mermaid(name, initial["machines"][name]["marked"] if initial else ())
-        for name in _machines()
-    }
-    config = {
-        "feed": str(router["dashboard-feed"].url_for()),
-        "clock": str(router["service-clock-set"].url_for()),
-        "reset": str(router["service-reset"].url_for()),
-        "force": str(router["service-task-force"].url_for(id="TASK_ID")),
-        "token_required": protected,
-        "token_header": SERVICE_TOKEN_HEADER,
-        "force_targets": force_targets(),
-        "view": View().model_dump(),
-        "machines": list(_machines()),
-        "initial": initial,
-    }
-    context = {
-        "css": asset("dashboard.css"),
-        "scripts": [asset("mermaid.tiny.js"), asset("dashboard.js")],
-        "config": config,
-        "diagrams": diagrams,
-        "states": {name: _state_names(name) for name in _machines()},
-        "protected": protected,
-    }
-    response = render_template(DASHBOARD_TEMPLATE, request, context)
-    response.headers.update(PAGE_HEADERS)
-    return response

@@ -23,7 +23,7 @@ from mockapi.domain.clock import Clock, Timer
 from mockapi.domain.listeners import Listeners
 from mockapi.domain.scenario import RuleSpec, Scenario, Timing, normalise_ref
 from mockapi.domain.tokens import TokenService
-from mockapi.domain.world import Machine, Pool, User, World, task_frame
+from mockapi.domain.world import Desktop, Pool, User, World, task_frame
 from mockapi.statemachines.connection import (
     TASK_OUTCOME_TRIGGER,
     Connection,
@@ -48,7 +48,7 @@ class TransitionRefused(Exception):
 
 
 @dataclass(slots=True)
-class Plan:
+class TaskPlan:
     """What a task will do, drawn once when it is created (same seed, same plan)."""
 
     pending_s: float
@@ -98,7 +98,7 @@ class Runtime:
         self.task_machine = build_task_machine(self._on_task_change)
         self.connection_machine = build_connection_machine(self._on_connection_change)
         self.connections: dict[tuple[uuid.UUID, uuid.UUID], Connection] = {}
-        self.plans: dict[uuid.UUID, Plan] = {}
+        self.plans: dict[uuid.UUID, TaskPlan] = {}
         #: Each task kind's outcomes and cumulative weights as ``rng.choices`` takes them,
         #: made once per scenario (the lists are the same for every task of a kind).
         self._outcomes: dict[str, tuple[list[TaskStatus], list[float]]] = {}
@@ -228,7 +228,7 @@ class Runtime:
             return answer, conn.expand_task
         return answer, None
 
-    def request_connection(self, user: User, pool: Pool) -> tuple[Step2, Task | Machine | None]:
+    def request_connection(self, user: User, pool: Pool) -> tuple[Step2, Task | Desktop | None]:
         """Step 2: a new or running GLINT_START, or the machine's connection data."""
         conn = self.connection(user.id, pool.id)
         answer = conn.step2
@@ -270,7 +270,7 @@ class Runtime:
         self.listeners()
         return task
 
-    def _take_machine(self, pool: Pool) -> Machine:
+    def _take_machine(self, pool: Pool) -> Desktop:
         """A free machine of ``pool``, or a new one when none is free.
 
         Step 1 takes it when the expand is created, so two users racing for a pool's last
@@ -323,7 +323,7 @@ class Runtime:
             created=self.clock.now(),
         )
 
-    def _plan(self, kind: TaskKind, user: User, pool: Pool) -> Plan:
+    def _plan(self, kind: TaskKind, user: User, pool: Pool) -> TaskPlan:
         timing: Timing = self.scenario.timing[kind.value]
         rule = self.rule_for(user, pool, kind)
         rng = self.world.rng
@@ -356,7 +356,7 @@ class Runtime:
         if rule is not None and rule.outcome is not None:
             outcome = TaskStatus(rule.outcome)
             reason = "rule"
-        return Plan(pending_s=pending, running_s=running, outcome=outcome, reason=reason)
+        return TaskPlan(pending_s=pending, running_s=running, outcome=outcome, reason=reason)
 
     def _launch(self, task: Task, user: User, pool: Pool) -> None:
         """Register a new task, draw its plan and start its PENDING timer."""
@@ -421,7 +421,7 @@ class Runtime:
         if pool is None:
             return
         if task.kind is TaskKind.POOL_EXPAND:
-            machine: Machine | None = task.extra.pop("machine", None)
+            machine: Desktop | None = task.extra.pop("machine", None)
             if (
                 task.status is TaskStatus.COMPLETED
                 and user is not None

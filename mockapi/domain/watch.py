@@ -7,12 +7,9 @@ old world and logs every problem, so a typo never takes a running mock down.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
-
-from aiohttp import web
 
 from mockapi.domain.scenario import Scenario, ScenarioError, load_scenario
 
@@ -55,25 +52,8 @@ class ScenarioWatcher:
         log.info("scenario %s reloaded; the world was reset", self.path)
         return True
 
-
-def watch_context(
-    watcher: ScenarioWatcher,
-) -> Callable[[web.Application], contextlib.AbstractAsyncContextManager[None]]:
-    """A cleanup context that polls ``watcher`` while the app runs."""
-
-    @contextlib.asynccontextmanager
-    async def context(app: web.Application) -> AsyncIterator[None]:
-        async def poll() -> None:
-            while True:
-                await asyncio.sleep(POLL_S)
-                watcher.check()
-
-        task = asyncio.create_task(poll())
-        try:
-            yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    return context
+    async def poll(self) -> None:
+        """Check the file every :data:`POLL_S` seconds, until cancelled."""
+        while True:
+            await asyncio.sleep(POLL_S)
+            self.check()

@@ -34,7 +34,12 @@ def stable_uuid4(name: str) -> uuid.UUID:
 
 
 @dataclass(eq=False, slots=True)
-class Machine:
+class Desktop:
+    """A VDI desktop of a pool, given to one user by step 2 (the API calls it a machine).
+
+    Not ``Machine``: that is transitions' state machine, which the same modules use.
+    """
+
     id: uuid.UUID
     verbose_name: str
     pool_id: uuid.UUID
@@ -71,7 +76,7 @@ class Pool:
     max_new_machines: int
     #: Position in the scenario, used for stable machine addresses.
     position: int = 0
-    free: list[Machine] = field(default_factory=list)
+    free: list[Desktop] = field(default_factory=list)
     #: Machines created on demand so far (counted against ``max_new_machines``).
     created: int = 0
     #: Every machine of the pool ever registered, for stable machine names.
@@ -113,13 +118,13 @@ class User:
     adfs: bool
     hardware_token: bool
     pool_ids: list[uuid.UUID]
-    machines: list[Machine] = field(default_factory=list)
+    machines: list[Desktop] = field(default_factory=list)
 
     @property
     def is_admin(self) -> bool:
         return "admin" in self.roles
 
-    def machine_in(self, pool_id: uuid.UUID) -> Machine | None:
+    def machine_in(self, pool_id: uuid.UUID) -> Desktop | None:
         return next((m for m in self.machines if m.pool_id == pool_id), None)
 
 
@@ -156,7 +161,7 @@ class World:
         self.users_by_name: dict[str, User] = {}
         self.pools: dict[uuid.UUID, Pool] = {}
         self.pools_by_name: dict[str, Pool] = {}
-        self.machines: dict[uuid.UUID, Machine] = {}
+        self.machines: dict[uuid.UUID, Desktop] = {}
         self.tasks: dict[uuid.UUID, Task] = {}
         #: :meth:`user_pools` per user id. Assignments and pools change only through
         #: :meth:`add_pool` and :meth:`create_pools`, which clear it; a reset or a new scenario
@@ -243,7 +248,7 @@ class World:
         for machine_spec in self.scenario.machines:
             pool = self._pool_ref(machine_spec.pool)
             owner = self._user_ref(machine_spec.user) if machine_spec.user else None
-            machine = Machine(
+            machine = Desktop(
                 id=machine_spec.id,
                 verbose_name=machine_spec.verbose_name,
                 pool_id=pool.id,
@@ -367,10 +372,10 @@ class World:
         self.users[user.id] = user
         self.users_by_name[user.username] = user
 
-    def new_machine(self, pool: Pool, *, count_as_created: bool = True) -> Machine:
+    def new_machine(self, pool: Pool, *, count_as_created: bool = True) -> Desktop:
         """A new machine of ``pool``, its address drawn from the seeded generator."""
         pool.machine_count += 1
-        machine = Machine(
+        machine = Desktop(
             id=self.new_id(),
             verbose_name=f"{pool.name}-vm-{pool.machine_count:04d}",
             pool_id=pool.id,

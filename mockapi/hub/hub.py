@@ -28,7 +28,7 @@ from aiohttp import WSCloseCode, web
 
 from mockapi.domain.listeners import Listeners
 from mockapi.hub._frames import text_frame
-from mockapi.web.responses import dumps
+from mockapi.jsonfmt import dumps
 
 log = logging.getLogger(__name__)
 

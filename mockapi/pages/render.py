@@ -4,7 +4,7 @@ The usual wiring is ``aiohttp_jinja2.setup(app, loader=jinja2.PackageLoader(...)
 factory. That imports Jinja2 and builds its environment at every start (about 35 ms here, a
 large share of mockapi's own start-up, issue 6) for three pages the API itself never serves.
 So the factory configures the templates with :func:`setup_pages` (a :class:`Pages` under
-:data:`mockapi.keys.PAGES`) and the environment is made when the first page is rendered.
+:data:`PAGES`) and the environment is made when the first page is rendered.
 
 It cannot be made late through ``aiohttp_jinja2.setup``, which stores the environment in the
 application: a running application is frozen. The environment made here is the one
@@ -19,8 +19,6 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
-
-from mockapi.keys import PAGES
 
 if TYPE_CHECKING:
     import jinja2
@@ -61,6 +59,10 @@ class Pages:
     def render(self, name: str, context: Mapping[str, Any]) -> str:
         """Template ``name`` rendered with ``context`` (autoescaped)."""
         return self.environment.get_template(name).render(context)
+
+
+#: The application's templates (set by :func:`setup_pages`).
+PAGES: web.AppKey[Pages] = web.AppKey("pages")
 
 
 def setup_pages(app: web.Application) -> Pages:

@@ -24,7 +24,7 @@ from mockapi.domain.clock import iso_z
 from mockapi.domain.errors import ErrorCode
 from mockapi.domain.lazymodel import DeferredModel, DeferredRootModel
 from mockapi.domain.scenario import VersionSection
-from mockapi.domain.world import Machine, Pool
+from mockapi.domain.world import Desktop, Pool
 from mockapi.statemachines.task import Task, TaskKind, TaskStatus
 
 #: A UTC time as the API prints it (CONTRACT §6): ISO 8601, microseconds unless zero, ``Z``.
@@ -259,7 +259,7 @@ class MachineOut(DeferredModel):
     protocol_id: int = Field(examples=[1])
 
     @classmethod
-    def of(cls, machine: Machine) -> MachineOut:
+    def of(cls, machine: Desktop) -> MachineOut:
         """The connection data of ``machine``."""
         return cls.model_construct(
             id=machine.id,

@@ -100,8 +100,7 @@ def _world_summary(runtime: Runtime) -> dict[str, object]:
 def _restart(app: web.Application, scenario: Scenario | None = None) -> dict[str, object]:
     """Back to the initial state of ``scenario`` (the active one when None); sockets stay."""
     runtime = app[RUNTIME]
-    runtime.reset(scenario)
-    app[JOURNAL].clear()
+    runtime.reset(scenario)  # what a reset restores: mockapi.app's restore()
     return {"world": _world_summary(runtime), "clock": clock_view(app[CLOCK])}
 
 
@@ -148,7 +147,7 @@ async def put_scenario(request: web.Request) -> web.StreamResponse:
     return json_response({"data": _restart(request.app, scenario)})
 
 
-class TaskPath(DeferredModel):
+class ForcedTaskPath(DeferredModel):
     id: uuid.UUID
 
 
@@ -164,7 +163,7 @@ async def force_task(request: web.Request) -> web.StreamResponse:
     Only the machine's own transitions are allowed (PENDING→RUNNING|CANCELLED,
     RUNNING→COMPLETED|FAILED|CANCELLED); anything else is 409 and changes nothing.
     """
-    path, body = await parse_path_body(request, TaskPath, TaskForce)
+    path, body = await parse_path_body(request, ForcedTaskPath, TaskForce)
     runtime = request.app[RUNTIME]
     try:
         task = runtime.force(path.id, body.status)

@@ -30,10 +30,10 @@ from mockapi.domain.errors import AUTH_HEADERS, PERMISSION_DENIED, ErrorCode
 from mockapi.domain.faults import FaultEngine, FaultSpec, HttpHit, Requester, default_message
 from mockapi.domain.urls import is_journaled, is_service_path
 from mockapi.domain.world import User
+from mockapi.jsonfmt import dumps
 from mockapi.keys import FAULTS, JOURNAL, RUNTIME, SETTINGS
 from mockapi.web.auth import USER_KEY, identify
 from mockapi.web.errors import answer, error_response
-from mockapi.web.responses import dumps
 from mockapi.web.rules import SERVICE_TOKEN_HEADER, is_websocket_upgrade, service_token_ok
 
 

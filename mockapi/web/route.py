@@ -186,3 +186,7 @@ def register(app: web.Application, routes: tuple[Route, ...]) -> None:
 
 def _first_line(text: str | None) -> str:
     return (text or "").strip().splitlines()[0] if text and text.strip() else ""
+
+
+#: The table the application serves, for the documents that describe it (``/openapi.json``).
+ROUTE_TABLE: web.AppKey[tuple[Route, ...]] = web.AppKey("route_table")

@@ -17,12 +17,12 @@ from mockapi.domain import errors
 from mockapi.domain.errors import ErrorSpec
 from mockapi.domain.scenario import default_scenario_path, load_scenario
 from mockapi.domain.world import World, task_to_dict
-from mockapi.hub import handler as ws
+from mockapi.jsonfmt import dumps
+from mockapi.routes import ROUTES
 from mockapi.statemachines.task import Task, TaskKind, TaskStatus
+from mockapi.web.api import websocket as ws
 from mockapi.web.bodies import MachineOut, PoolOut, TaskOut
-from mockapi.web.responses import dumps
 from mockapi.web.route import Auth, Route
-from mockapi.web.routes import ROUTES
 from tests.helpers import Client, auth, login
 
 DOC = build_openapi(ROUTES)

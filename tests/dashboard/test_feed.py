@@ -21,7 +21,7 @@ import pytest
 from aiohttp import ClientWebSocketResponse, WSMsgType
 
 from mockapi.dashboard.feed import (
-    ASSETS,
+    DASHBOARD,
     MAX_USERS,
     MIN_INTERVAL_S,
     TOKEN_REFUSED,
@@ -29,8 +29,9 @@ from mockapi.dashboard.feed import (
     force_targets,
     marked_mermaid,
 )
+from mockapi.dashboard.handlers import ASSETS
 from mockapi.domain.scenario import default_scenario_path
-from mockapi.keys import DASHBOARD, RUNTIME
+from mockapi.keys import RUNTIME
 from mockapi.settings import Settings
 from mockapi.statemachines.diagrams import MACHINES, mermaid
 from tests.conftest import SECRET

@@ -14,7 +14,7 @@ from mockapi.domain.clock import Clock
 from mockapi.domain.runtime import ClockOverrides, Publish, Runtime, TransitionRefused, UnknownTask
 from mockapi.domain.scenario import parse_scenario
 from mockapi.domain.tokens import TokenService
-from mockapi.domain.world import Machine, Pool, User
+from mockapi.domain.world import Desktop, Pool, User
 from mockapi.statemachines.connection import ConnectionState, Step1, Step2
 from mockapi.statemachines.task import Task, TaskKind, TaskStatus
 
@@ -80,7 +80,7 @@ class Harness:
     def step1(self, user: str, pool: str) -> tuple[Step1, Task | None]:
         return self.runtime.request_machine(self.user(user), self.pool(pool))
 
-    def step2(self, user: str, pool: str) -> tuple[Step2, Task | Machine | None]:
+    def step2(self, user: str, pool: str) -> tuple[Step2, Task | Desktop | None]:
         return self.runtime.request_connection(self.user(user), self.pool(pool))
 
     def new_expand(self, user: str, pool: str) -> Task:

@@ -30,10 +30,10 @@ from schemathesis import checks
 from schemathesis.config import SchemathesisConfig
 
 from mockapi.apidocs.openapi import build_openapi
+from mockapi.routes import ROUTES
 from mockapi.settings import Settings
 from mockapi.testing import ServerThread, resolve_scenario
 from mockapi.web.route import Auth
-from mockapi.web.routes import ROUTES
 
 #: Examples per operation and phase: ~35 operations, ~1,400 cases, ~30 s on 2 cores.
 MAX_EXAMPLES = 40

@@ -10,8 +10,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 
-from mockapi.keys import PAGES
-from mockapi.pages.render import render_template, setup_pages
+from mockapi.pages.render import PAGES, render_template, setup_pages
 from tests.helpers import Client
 
 CONTEXTS: dict[str, dict[str, Any]] = {

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from mockapi.web.responses import FAST_FLOATS, dumps, fast_dumps, fast_json_response, json_response
+from mockapi.jsonfmt import FAST_FLOATS, dumps, fast_dumps
+from mockapi.web.responses import fast_json_response, json_response
 
 
 def test_dumps_is_json_dumps_compact_without_ascii_escapes() -> None:

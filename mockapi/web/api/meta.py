@@ -7,9 +7,10 @@ from typing import Any
 
 from aiohttp import web
 
+from mockapi.jsonfmt import FAST_FLOATS
 from mockapi.keys import CLOCK, RUNTIME
 from mockapi.web.bodies import VersionBody
-from mockapi.web.responses import FAST_FLOATS, fast_json_response, json_response, model_response
+from mockapi.web.responses import fast_json_response, json_response, model_response
 
 
 def health_body(hostname: str, timestamp: float) -> dict[str, Any]:

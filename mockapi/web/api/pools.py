@@ -22,7 +22,7 @@ from mockapi.domain.errors import (
     ApiError,
 )
 from mockapi.domain.runtime import Runtime
-from mockapi.domain.world import Machine, Pool, User, task_to_dict
+from mockapi.domain.world import Desktop, Pool, User, task_to_dict
 from mockapi.keys import RUNTIME
 from mockapi.statemachines.connection import Step1, Step2
 from mockapi.statemachines.task import Task
@@ -99,7 +99,7 @@ def task_body(task: Task) -> dict[str, Any]:
     return {"data": task_to_dict(task)}
 
 
-def machine_body(machine: Machine) -> dict[str, Any]:
+def machine_body(machine: Desktop) -> dict[str, Any]:
     """The connection data of ``machine`` as :class:`~mockapi.web.bodies.MachineBody` dumps it."""
     return {"data": machine.to_dict()}
 
@@ -133,7 +133,7 @@ async def connect_machine(request: web.Request) -> web.StreamResponse:
     runtime = request.app[RUNTIME]
     pool = _assigned_pool(runtime, user, path)
     answer, result = runtime.request_connection(user, pool)
-    if answer is Step2.CONNECTION_DATA and isinstance(result, Machine):
+    if answer is Step2.CONNECTION_DATA and isinstance(result, Desktop):
         return fast_json_response(machine_body(result))
     if isinstance(result, Task):
         return fast_json_response(task_body(result), status=202)

@@ -18,13 +18,13 @@ from mockapi.web.responses import model_response
 from mockapi.web.validation import parse_path
 
 
-class TaskPath(BaseModel):
+class TaskIdPath(BaseModel):
     task_id: UUID4 = Field(examples=["fabb9a84-ae96-4d07-b5a0-329ea70fa476"])
 
 
 async def _visible_task(request: web.Request) -> Task:
     user = authenticate(request).user
-    path = await parse_path(request, TaskPath)
+    path = await parse_path(request, TaskIdPath)
     task = request.app[RUNTIME].world.visible_task(user, path.task_id)
     if task is None:
         raise ApiError(NOT_FOUND)

@@ -7,10 +7,10 @@ import socket
 
 import pytest
 
+from mockapi.jsonfmt import dumps
 from mockapi.keys import CLOCK
 from mockapi.web.api.meta import health_body
 from mockapi.web.bodies import HealthBody, HealthData, HealthResponseData
-from mockapi.web.responses import dumps
 from tests.helpers import Client
 
 

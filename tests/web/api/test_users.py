@@ -13,9 +13,9 @@ from aiohttp import ClientResponse
 from pytest_aiohttp import AiohttpClient
 
 from mockapi.app import MAX_BODY
+from mockapi.jsonfmt import dumps
 from mockapi.keys import CLOCK, RUNTIME, TOKENS
 from mockapi.web.bodies import TokenBody
-from mockapi.web.responses import dumps
 from tests.answers import (
     ADFS_REQUIRED,
     BODY_TOO_LARGE,

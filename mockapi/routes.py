@@ -12,7 +12,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from mockapi.apidocs import handlers as docs
-from mockapi.dashboard import feed as dashboard
+from mockapi.dashboard import handlers as dashboard
 from mockapi.domain.errors import (
     ADFS_REQUIRED,
     HARDWARE_TOKEN_REQUIRED,
@@ -27,9 +27,9 @@ from mockapi.domain.errors import (
 )
 from mockapi.domain.faults import FaultBody, FaultList, FaultSpec
 from mockapi.domain.scenario import Scenario
-from mockapi.hub import handler as ws
 from mockapi.web import control, original
 from mockapi.web.api import meta, mfa, pools, tasks, users
+from mockapi.web.api import websocket as ws
 from mockapi.web.bodies import (
     AppError,
     ClientIdPath,
@@ -51,6 +51,7 @@ from mockapi.web.bodies import (
     VersionBody,
 )
 from mockapi.web.route import (
+    ROUTE_TABLE,
     Answer,
     Auth,
     Route,
@@ -158,10 +159,10 @@ ROUTES: tuple[Route, ...] = (
           }),
     # -- tasks (CONTRACT §6) -------------------------------------------------------------------
     Route("GET", f"{API}/tasks/{{task_id}}/", tasks.get_task, "task", "A task", "tasks",
-          auth=Auth.JWT, path_params=tasks.TaskPath,
+          auth=Auth.JWT, path_params=tasks.TaskIdPath,
           responses={200: body(TaskBody), 404: _TASK_NOT_FOUND}),
     Route("GET", f"{API}/tasks/{{task_id}}/is-done/", tasks.is_done, "task-done",
-          "Whether a task is done", "tasks", auth=Auth.JWT, path_params=tasks.TaskPath,
+          "Whether a task is done", "tasks", auth=Auth.JWT, path_params=tasks.TaskIdPath,
           responses={200: body(TaskDoneBody), 404: _TASK_NOT_FOUND}),
     # -- /service/: the original's admin endpoints (CONTRACT §9) -------------------------------
     Route("GET", "/service/all-pools/", original.all_pools, "service-all-pools", "Every pool",
@@ -189,7 +190,7 @@ ROUTES: tuple[Route, ...] = (
           body_media=("application/json", "application/toml"),
           responses={200: body(ResetBody, "The new world.")}, in_fuzz_run=False),
     Route("POST", "/service/tasks/{id}/", control.force_task, "service-task-force",
-          "Force a task's status", "control", path_params=control.TaskPath,
+          "Force a task's status", "control", path_params=control.ForcedTaskPath,
           body=control.TaskForce,
           responses={
               200: body(TaskBody, "The task after the transition (pushed to its sockets)."),
@@ -262,3 +263,4 @@ def setup_routes(app: web.Application) -> None:
     """Register every route of :data:`ROUTES`; GET routes answer HEAD with 405, as the
     original does."""
     register(app, ROUTES)
+    app[ROUTE_TABLE] = ROUTES
