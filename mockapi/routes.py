@@ -25,7 +25,7 @@ from mockapi.domain.errors import (
     PERMISSION_DENIED,
     POOL_CANNOT_EXPAND,
 )
-from mockapi.domain.faults import FaultBody, FaultList, FaultSpec
+from mockapi.domain.faultspec import FaultBody, FaultList, FaultSpec
 from mockapi.domain.scenario import Scenario
 from mockapi.web import control, original
 from mockapi.web.api import meta, mfa, pools, tasks, users

@@ -28,198 +28,22 @@ import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from http import HTTPStatus
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
-
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mockapi.domain.clock import Clock, Timer
-from mockapi.domain.errors import (
-    BODY_TOO_LARGE,
-    INTERNAL_ERROR,
-    INVALID_CREDENTIALS,
-    NOT_FOUND,
-    PERMISSION_DENIED,
-)
 from mockapi.domain.journal import Journal
-from mockapi.domain.lazymodel import DeferredModel
-from mockapi.domain.urls import is_faultable, is_service_path
+from mockapi.domain.urls import is_faultable
 
 if TYPE_CHECKING:
     from mockapi.domain.world import User, World
 
+from mockapi.domain.faultspec import (
+    FaultOut,
+    FaultSpec,
+    compile_path,
+)
+
 log = logging.getLogger(__name__)
-
-#: The longest delay, as for a clock advance: a century of scenario time.
-MAX_DELAY_S = 3_155_760_000
-METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
-#: Statuses whose catalogue message (CONTRACT §3) is the fitting default body.
-_CATALOGUE_MESSAGES = {
-    spec.status: spec.msg
-    for spec in (INVALID_CREDENTIALS, PERMISSION_DENIED, NOT_FOUND, BODY_TOO_LARGE, INTERNAL_ERROR)
-}
-_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
-#: A fault's answer cannot lie about its own framing: the client would hang or read garbage.
-_FRAMING_HEADERS = frozenset({"content-length", "transfer-encoding", "connection"})
-
-FrameStatus = Literal["RUNNING", "COMPLETED", "CANCELLED", "FAILED"]
-FrameKind = Literal["POOL_EXPAND", "GLINT_START"]
-Delay = Annotated[float, Field(gt=0, le=MAX_DELAY_S, allow_inf_nan=False)]
-#: It names the fault in a URL (``DELETE /service/faults/{id}/``): one plain path segment.
-FaultId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
-HTTP_ACTIONS = ("delay_s", "status", "drop")
-WS_ACTIONS = ("close", "lose_frames", "delay_frames_s")
-
-
-class FaultSpec(DeferredModel):
-    """One fault: what it matches and what it does (see scenarios/README.md, ``[[faults]]``)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    #: Given, or generated (``fault-1``, ``fault-2``...) when the fault is loaded.
-    id: FaultId | None = None
-    # -- what it matches -------------------------------------------------------------------
-    method: str | None = None
-    path: str | None = None
-    user: str | None = None
-    frame_status: FrameStatus | None = None
-    frame_kind: FrameKind | None = None
-    probability: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 1.0
-    count: Annotated[int, Field(ge=1)] | None = None
-    # -- what it does to an HTTP request ---------------------------------------------------
-    delay_s: Delay | None = None
-    status: Annotated[int, Field(ge=400, le=599)] | None = None
-    body: Any = None
-    headers: dict[str, str] | None = None
-    drop: bool = False
-    # -- what it does to the user's WebSockets ---------------------------------------------
-    close: int | None = None
-    lose_frames: Annotated[int, Field(ge=1)] | None = None
-    delay_frames_s: Delay | None = None
-
-    @field_validator("method")
-    @classmethod
-    def _method(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        if value.upper() not in METHODS:
-            raise ValueError(f"method must be one of {', '.join(METHODS)}")
-        return value.upper()
-
-    @field_validator("path")
-    @classmethod
-    def _path(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        if not value.startswith("/"):
-            raise ValueError('path must start with "/" (a pattern such as /api/v2/pools/*/)')
-        if is_service_path(value):
-            raise ValueError("/service/ is never faulted (the control API stays reachable)")
-        return value
-
-    @field_validator("headers")
-    @classmethod
-    def _headers(cls, value: dict[str, str] | None) -> dict[str, str] | None:
-        for name, text in (value or {}).items():
-            if not _HEADER_NAME.fullmatch(name):
-                raise ValueError(f"{name!r} is not a header name")
-            if name.lower() in _FRAMING_HEADERS:
-                raise ValueError(f"{name} is the server's to set (it frames the body)")
-            if any(ch in text for ch in "\r\n\0"):
-                raise ValueError(f"the value of {name!r} has a line break or NUL")
-        return value
-
-    @field_validator("close")
-    @classmethod
-    def _close_code(cls, value: int | None) -> int | None:
-        # RFC 6455 §7.4: 1004-1006 and 1015 must never be sent; 3000-4999 are for applications.
-        if value is not None and not (
-            1000 <= value <= 1003 or 1007 <= value <= 1014 or 3000 <= value <= 4999
-        ):
-            raise ValueError(
-                "close must be a code a server may send: 1000-1003, 1007-1014, 3000-4999"
-            )
-        return value
-
-    @model_validator(mode="after")
-    def _consistent(self) -> FaultSpec:
-        http = [name for name in HTTP_ACTIONS if self.has(name)]
-        ws = [name for name in WS_ACTIONS if self.has(name)]
-        if not http and not ws:
-            raise ValueError(
-                "no action: give delay_s, status or drop (HTTP), or close, lose_frames or"
-                " delay_frames_s (WebSocket)"
-            )
-        if http and ws:
-            raise ValueError(
-                f"{http[0]} acts on HTTP and {ws[0]} on WebSockets: make them two faults"
-            )
-        if http and (self.frame_status is not None or self.frame_kind is not None):
-            raise ValueError(
-                "frame_status and frame_kind match frames: an HTTP fault cannot use them"
-            )
-        if ws and (self.method is not None or self.path is not None):
-            raise ValueError("method and path match requests: a WebSocket fault cannot use them")
-        if self.status is not None and self.drop:
-            raise ValueError("status and drop: a dropped answer has no status")
-        if self.status is None and (self.body is not None or self.headers is not None):
-            raise ValueError("body and headers are the answer of status: give status")
-        if self.lose_frames is not None and self.delay_frames_s is not None:
-            raise ValueError("lose_frames and delay_frames_s: a lost frame cannot also be late")
-        return self
-
-    def has(self, name: str) -> bool:
-        """Whether the key ``name`` is set (not None, not false)."""
-        value = getattr(self, name)
-        return value is not None and value is not False
-
-    @property
-    def on_http(self) -> bool:
-        """Whether this fault acts on HTTP requests (else on WebSocket frames)."""
-        return any(self.has(name) for name in HTTP_ACTIONS)
-
-
-class FaultOut(FaultSpec):
-    """A fault as the control API shows it: its id, and how often it may and did fire."""
-
-    id: str  # always set once loaded
-    remaining: int | None = Field(description="Firings left; null when the fault has no count.")
-    hits: int = Field(description="How many times the fault fired.")
-
-
-class FaultBody(DeferredModel):
-    """One fault."""
-
-    data: FaultOut
-
-
-class FaultList(DeferredModel):
-    """Every fault, spent ones included (``remaining: 0``), in matching order."""
-
-    data: list[FaultOut]
-
-
-def compile_path(pattern: str) -> re.Pattern[str]:
-    """A path pattern as a regex: ``*`` is any text inside one segment, ``**`` any text."""
-    parts = []
-    for chunk in re.split(r"(\*\*|\*)", pattern):
-        if chunk == "**":
-            parts.append(".*")
-        elif chunk == "*":
-            parts.append("[^/]*")
-        else:
-            parts.append(re.escape(chunk))
-    return re.compile("".join(parts))
-
-
-def default_message(status: int) -> str:
-    """The ``msg`` of a fault's default body: the catalogue's, else the status phrase."""
-    if status in _CATALOGUE_MESSAGES:
-        return _CATALOGUE_MESSAGES[status]
-    try:
-        return HTTPStatus(status).phrase + "."
-    except ValueError:
-        return "Error."
 
 
 class Sockets(Protocol):

@@ -28,7 +28,7 @@ from pydantic import (
     model_validator,
 )
 
-from mockapi.domain.faults import FaultSpec
+from mockapi.domain.faultspec import FaultSpec
 
 TaskKind = Literal["POOL_EXPAND", "GLINT_START"]
 TaskStatusName = Literal["PENDING", "RUNNING", "COMPLETED", "CANCELLED", "FAILED"]

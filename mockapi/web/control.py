@@ -17,7 +17,8 @@ from pydantic import ConfigDict, Field
 
 from mockapi.domain.clock import Clock, iso_z
 from mockapi.domain.errors import NOT_FOUND, ApiError, Conflict, ValidationFailed
-from mockapi.domain.faults import DuplicateFault, FaultBody, FaultList, FaultSpec, UnknownUser
+from mockapi.domain.faults import DuplicateFault, UnknownUser
+from mockapi.domain.faultspec import FaultBody, FaultList, FaultSpec
 from mockapi.domain.lazymodel import DeferredModel
 from mockapi.domain.runtime import Runtime, TransitionRefused, UnknownTask
 from mockapi.domain.scenario import Scenario, ScenarioError, parse_text

@@ -27,7 +27,8 @@ from aiohttp.typedefs import Handler
 from multidict import CIMultiDict
 
 from mockapi.domain.errors import AUTH_HEADERS, PERMISSION_DENIED, ErrorCode
-from mockapi.domain.faults import FaultEngine, FaultSpec, HttpHit, Requester, default_message
+from mockapi.domain.faults import FaultEngine, HttpHit, Requester
+from mockapi.domain.faultspec import FaultSpec, default_message
 from mockapi.domain.urls import is_journaled, is_service_path
 from mockapi.domain.world import User
 from mockapi.jsonfmt import dumps

@@ -23,7 +23,7 @@ from aiohttp.client_ws import ClientWebSocketResponse
 from pytest_aiohttp import AiohttpClient
 
 from mockapi.app import create_app
-from mockapi.domain.faults import HTTP_ACTIONS, WS_ACTIONS, compile_path, default_message
+from mockapi.domain.faultspec import HTTP_ACTIONS, WS_ACTIONS, compile_path, default_message
 from mockapi.domain.scenario import Scenario, default_scenario_path, load_scenario, parse_text
 from mockapi.keys import CLOCK, FAULTS, HUB, RUNTIME
 from mockapi.settings import Settings

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from mockapi.apidocs import handlers as docs
 from mockapi.dashboard import feed as dashboard
 from mockapi.dashboard import handlers as dashboard_handlers
-from mockapi.domain import faults, scenario
+from mockapi.domain import faultspec, scenario
 from mockapi.domain.lazymodel import DeferredModel, DeferredRootModel
 from mockapi.web import bodies as schemas
 from mockapi.web import control
@@ -39,7 +39,7 @@ def _models(*modules: Any) -> list[type[BaseModel]]:
 
 
 ANSWER_MODELS = _models(schemas)
-OWN_MODELS = _models(schemas, faults, control, dashboard, dashboard_handlers, docs, scenario)
+OWN_MODELS = _models(schemas, faultspec, control, dashboard, dashboard_handlers, docs, scenario)
 
 
 def test_every_answer_model_is_deferred() -> None:
