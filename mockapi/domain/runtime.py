@@ -89,8 +89,6 @@ class Runtime:
         publish: Publish,
         overrides: ClockOverrides = ClockOverrides(),
     ) -> None:
-        # transitions logs every callback at INFO; the one line per task change is ours.
-        logging.getLogger("transitions").setLevel(logging.WARNING)
         self.clock = clock
         self.tokens = tokens
         self.overrides = overrides

@@ -45,15 +45,9 @@ class Pages:
     def environment(self) -> jinja2.Environment:
         """The environment ``aiohttp_jinja2.setup(app, loader=PackageLoader(...))`` makes."""
         if self._environment is None:
-            import jinja2
-            from aiohttp_jinja2.helpers import GLOBAL_HELPERS
+            from mockapi.pages._jinja import setup_environment
 
-            environment = jinja2.Environment(
-                loader=jinja2.PackageLoader(self._package, self._directory), autoescape=True
-            )
-            environment.globals.update(GLOBAL_HELPERS)
-            environment.globals["app"] = self._app
-            self._environment = environment
+            self._environment = setup_environment(self._app, self._package, self._directory)
         return self._environment
 
     def render(self, name: str, context: Mapping[str, Any]) -> str:
