@@ -32,5 +32,5 @@ LOGIN_MACHINE = web.AppKey("login_machine", Machine)
 JOURNAL = web.AppKey("journal", Journal)
 #: Present only with ``--watch``.
 WATCHER = web.AppKey("watcher", ScenarioWatcher)
-#: The active faults (issue 7): HTTP through the fault middleware, frames through ``publish``.
+#: The active faults: HTTP through the fault middleware, frames through ``publish``.
 FAULTS = web.AppKey("faults", FaultEngine)

@@ -174,7 +174,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/service/create-pools/", original.create_pools, "service-create-pools",
           "Create pools", "service", body=original.CreatePoolsBody,
           responses={201: body(PoolList, "The new pools.")}),
-    # -- /service/: control (issue 4) ----------------------------------------------------------
+    # -- /service/: control ----------------------------------------------------------
     Route("GET", "/service/clock/", control.get_clock, "service-clock", "The clock", "control",
           responses={200: body(ClockView)}),
     Route("POST", "/service/clock/", control.set_clock, "service-clock-set",
@@ -204,7 +204,7 @@ ROUTES: tuple[Route, ...] = (
           "control", query=control.JournalQuery, responses={200: body(JournalPage)}),
     Route("DELETE", "/service/journal/", control.clear_journal, "service-journal-clear",
           "Clear the journal", "control", responses={204: empty("Cleared.")}),
-    # -- /service/: faults (issue 7) -----------------------------------------------------------
+    # -- /service/: faults -----------------------------------------------------------
     Route("GET", "/service/faults/", control.list_faults, "service-faults", "The faults",
           "control", responses={200: body(FaultList)}),
     # A fuzzed fault (drop everything, say) would make every later answer of the run a fault.
@@ -230,7 +230,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/docs/static/{filename}", docs.docs_static, "docs-static",
           "Swagger UI's files", "docs", path_params=docs.AssetPath, validated=False,
           responses={200: Answer("The file.", media=docs.ASSET_MEDIA)}),
-    # -- the live dashboard (issue 5) ------------------------------------------------------------
+    # -- the live dashboard ------------------------------------------------------------
     Route("GET", "/", dashboard.page, "dashboard", "Live dashboard", "dashboard",
           responses={200: page("The dashboard: users with their sockets and connection states,"
                                " tasks, the clock and the state diagrams, updated live over"

@@ -9,7 +9,7 @@ from typing import Literal
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 #: Seconds a connection may go without a complete request: before its first request's headers
-#: are in, or idle between requests (issue 6, slowloris). aiohttp's own bound is its keep-alive
+#: are in, or idle between requests (slowloris). aiohttp's own bound is its keep-alive
 #: timeout of 3630 s, counted from the connect, which a client dribbling a request line never
 #: resets; 5 s is the keep-alive timeout of uvicorn, which the original ran on.
 DEFAULT_IDLE_TIMEOUT_S = 5.0

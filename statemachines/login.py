@@ -37,8 +37,8 @@ TOTP (RFC 6238, for users whose scenario has an ``otp_secret``) is accepted besi
 code: a code that is the user's TOTP now skips the date check (the ``unless``); anything else
 gets the date check, so the original's date code keeps working for every OTP user.
 
-One trigger per attempt, not one per check: a transitions trigger costs ~25 µs here, and a
-login that took seven could not keep up with a client's load test (issue 6). Each check is
+One trigger per attempt, not one per check: a login that took seven triggers could not keep
+up with a client's load test (docs/performance.md). Each check is
 still a guarded transition of the table, and the order of :data:`TRANSITIONS` *is* the order
 of the checks. The handlers map outcome states to answers and never re-derive the flow. The
 machine reads no clock: the attempt carries the codes the server accepts now.
@@ -172,7 +172,7 @@ def otp_at(timestamp: float) -> str:
     """:func:`expected_otp` at a Unix time, from a cache of the last few UTC days.
 
     Every login asks for it and the answer changes once a day; formatting a datetime each
-    time was ~7 µs of a request.
+    time was a visible share of a request.
     """
     return _otp_of_day(int(timestamp // SECONDS_PER_DAY))
 
@@ -292,7 +292,7 @@ def run_login(machine: Machine, attempt: LoginAttempt) -> LoginState:
     The attempt takes the machine's ``checked`` event without being added as a model:
     ``add_model`` would bind ~16 names on it (trigger, ``may_*``, ``is_<state>``), whose
     partials hold the attempt in a reference cycle the garbage collector must clear, all for
-    an object that takes one trigger and is dropped (~25 µs of a request). What ``add_model``
+    an object that takes one trigger and is dropped. What ``add_model``
     does that matters here is done directly: the start state is set through the machine, and
     the event is triggered exactly as the ``attempt.checked`` it binds would
     (``machine.events["checked"].trigger``). So the machine holds no attempts, ever.

@@ -59,7 +59,7 @@ TAGS: list[dict[str, str]] = [
     {"name": "pools", "description": "Pools, the two-step connect and the WebSocket (§5, §7)."},
     {"name": "tasks", "description": "Task state (§6)."},
     {"name": "service", "description": "The original's admin endpoints (§9)."},
-    {"name": "control", "description": "Steer and inspect the mock from a test (issue 4)."},
+    {"name": "control", "description": "Steer and inspect the mock from a test."},
     {"name": "docs", "description": "This document, the AsyncAPI one and Swagger UI."},
     {"name": "dashboard", "description": "The live dashboard page and its feed."},
 ]

@@ -201,7 +201,7 @@ async def _serve(settings: Settings, scenario: Scenario, scenario_path: Path) ->
     app = create_app(settings, scenario)
     resume_collector()
     # keepalive_timeout is aiohttp's only clock on a connection with no complete request: it
-    # starts at the connect and no partial request line or header resets it (issue 6).
+    # starts at the connect and no partial request line or header resets it.
     runner = web.AppRunner(
         app, access_log=None, shutdown_timeout=1.0, keepalive_timeout=settings.idle_timeout
     )

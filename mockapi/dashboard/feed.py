@@ -1,4 +1,4 @@
-"""The live dashboard: ``GET /``, its feed ``/dashboard/feed`` and its files (issue 5).
+"""The live dashboard: ``GET /``, its feed ``/dashboard/feed`` and its files.
 
 The page shows the world as the server runs it: users with their open sockets and each
 (user, pool) connection state, tasks newest first, the clock, and the three state machines

@@ -1,4 +1,4 @@
-"""Fault injection: the backend misbehaves on purpose, reproducibly (issue 7).
+"""Fault injection: the backend misbehaves on purpose, reproducibly.
 
 A fault matches HTTP requests (``method``, ``path``, ``user``) or task frames (``user``,
 ``frame_status``, ``frame_kind``) and does something to them: it delays, fails or drops an
@@ -150,7 +150,7 @@ class FaultEngine:
         #: load, add, remove and clear, which keep the two flags below up to date.
         self.faults: list[ActiveFault] = []
         #: Whether an unspent HTTP fault, or frame fault, is loaded: every request (and every
-        #: frame) asks, and scanning the list cost ~1.4 µs even when it was empty. Set by
+        #: frame) asks, and scanning the list costs even when it is empty. Set by
         #: :meth:`_refresh`, after every change to the list and every use that spends a fault.
         self._http_live = False
         self._frames_live = False

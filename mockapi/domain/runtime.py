@@ -65,7 +65,7 @@ class LoginRecord:
     username: str
     outcome: str
     #: Scenario time as Unix seconds: formatted when the dashboard shows it, not at every
-    #: login (``clock.now()`` built a datetime, ~1 µs, on every login attempt).
+    #: login (``clock.now()`` builds a datetime).
     at: float
 
 

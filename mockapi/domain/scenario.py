@@ -177,8 +177,8 @@ class UserSpec(UserFields):
 
 class UserGroupSpec(UserFields):
     prefix: Annotated[str, Field(min_length=1)]
-    #: Building a world takes ~45 µs a user on the event loop; 100,000 is 10x the load
-    #: scenario and keeps a PUT /service/scenario/ under ~5 s.
+    #: Building a world blocks the event loop for every user; 100,000 is 10x the load
+    #: scenario (the build time is in docs/performance.md).
     count: Annotated[int, Field(ge=1, le=100_000)]
 
 

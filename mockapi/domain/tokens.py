@@ -121,7 +121,7 @@ class TokenService:
             claims = _CLAIMS.validate_python(payload)
         except (jwt.InvalidTokenError, ValidationError, TypeError, ValueError):
             return None
-        # Issue 2: client_id must be sub as issued (the WebSocket route trusts client_id).
+        # client_id must be sub as issued (the WebSocket route trusts client_id).
         # Checked here, once per token, rather than on every request that carries it.
         if claims.client_id != str(claims.sub):
             return None

@@ -1,16 +1,15 @@
 """The HTML pages' templates (dashboard, Swagger UI, ADFS sign-in), with Jinja2 loaded late.
 
 The usual wiring is ``aiohttp_jinja2.setup(app, loader=jinja2.PackageLoader(...))`` in the
-factory. That imports Jinja2 and builds its environment at every start (about 35 ms here, a
-large share of mockapi's own start-up, issue 6) for three pages the API itself never serves.
+factory. That imports Jinja2 and builds its environment at every start (a large share of
+mockapi's own start-up) for three pages the API itself never serves.
 So the factory configures the templates with :func:`setup_pages` (a :class:`Pages` under
 :data:`PAGES`) and the environment is made when the first page is rendered.
 
 It cannot be made late through ``aiohttp_jinja2.setup``, which stores the environment in the
-application: a running application is frozen. The environment made here is the one
-``setup`` makes (autoescape on, aiohttp_jinja2's ``url``/``static`` helpers and ``app`` as
-globals), and :func:`render_template` answers exactly as ``aiohttp_jinja2.render_template``
-does: ``text/html; charset=utf-8``, the status given.
+application: a running application is frozen. The environment is the one ``setup`` makes
+(:mod:`mockapi.pages._jinja`), and :func:`render_template` answers exactly as
+``aiohttp_jinja2.render_template`` does: ``text/html; charset=utf-8``, the status given.
 """
 
 from __future__ import annotations

@@ -47,7 +47,7 @@ def identify(app: web.Application, value: str | None) -> Identity | None:
         return None
     claims = app[TOKENS].verify(token)
     if claims is None:
-        return None  # verify also refuses a client_id other than sub (issue 2)
+        return None  # verify also refuses a client_id other than sub
     user = app[RUNTIME].world.user(claims.username)
     if user is None or user.disabled or user.id != claims.sub:
         return None

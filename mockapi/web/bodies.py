@@ -363,7 +363,7 @@ class TaskFrame(DeferredModel):
     kind: TaskKind
 
 
-# -- control (/service/, issue 4) --------------------------------------------------------------
+# -- control (/service/) --------------------------------------------------------------------
 class WorldSummary(DeferredModel):
     users: int
     pools: int

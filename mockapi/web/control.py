@@ -84,7 +84,7 @@ async def set_clock(request: web.Request) -> web.StreamResponse:
     return json_response(clock_view(clock))
 
 
-# -- the world: reset, scenario, forced transitions, tokens, journal (issue 4) -------------
+# -- the world: reset, scenario, forced transitions, tokens, journal -------------
 
 
 def _world_summary(runtime: Runtime) -> dict[str, object]:
@@ -221,7 +221,7 @@ async def clear_journal(request: web.Request) -> web.StreamResponse:
     return web.Response(status=204)
 
 
-# -- faults (issue 7) ----------------------------------------------------------------------
+# -- faults ----------------------------------------------------------------------
 
 
 async def list_faults(request: web.Request) -> web.StreamResponse:

@@ -144,7 +144,7 @@ def token_body(request: web.Request, user: User) -> dict[str, Any]:
 
     A dict in the shape of :class:`~mockapi.web.bodies.TokenBody` (the OpenAPI schema; a test
     holds the two equal), not the model: every login builds one, and the model and its dump
-    cost ~16 µs more than the dict through :func:`fast_json_response` (no floats in it).
+    cost more than the dict through :func:`fast_json_response` (no floats in it).
     """
     request[USER_KEY] = user.username  # the journal attributes a successful login to its user
     token = request.app[TOKENS].issue(user.id, user.username, user.roles)
