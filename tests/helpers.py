@@ -1,11 +1,19 @@
-"""Helpers that drive multi-step flows in tests (log in, OTP, ...)."""
+"""Helpers that drive multi-step flows in tests (log in, OTP, ...) and real server processes."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
+import select
 import subprocess
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
@@ -47,3 +55,66 @@ def fresh_python(script: str) -> str:
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
     )
     return done.stdout
+
+
+#: Wall seconds a server process may take to print its start-up line.
+START_TIMEOUT_S = 20.0
+
+
+@dataclass
+class Process:
+    """``python -m mockapi --port 0 ...``; its stderr goes to a file, read after the fact."""
+
+    proc: subprocess.Popen[bytes]
+    port: int
+    stderr: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @classmethod
+    def start(cls, folder: Path, *argv: str) -> Process:
+        # From a folder of its own, without MOCKAPI_* variables: the installed package runs.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MOCKAPI_")}
+        stderr = folder / "stderr.log"
+        with stderr.open("wb") as err:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "mockapi", "--port", "0", *argv],
+                cwd=folder,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=err,
+            )
+        assert proc.stdout is not None
+        # The start-up line says that the server is ready, and on which port.
+        ready, _, _ = select.select([proc.stdout], [], [], START_TIMEOUT_S)
+        line = proc.stdout.readline().decode() if ready else ""
+        match = re.match(r"mockapi serving http://127\.0\.0\.1:(\d+)/api/v2/ ", line)
+        if match is None:
+            proc.kill()
+            proc.wait()
+            proc.stdout.close()
+            pytest.fail(f"no start-up line within {START_TIMEOUT_S} s ({line!r}):\n"
+                        f"{stderr.read_text()}")  # fmt: skip
+        return cls(proc, int(match.group(1)), stderr)
+
+    def log(self) -> str:
+        return self.stderr.read_text(encoding="utf-8")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+@contextlib.contextmanager
+def running(folder: Path, *argv: str) -> Iterator[Process]:
+    server = Process.start(folder, *argv)
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -29,10 +29,8 @@ import logging
 import math
 import os
 import re
-import select
 import signal
 import subprocess
-import sys
 import threading
 import time
 import tomllib
@@ -57,10 +55,18 @@ from mockapi.settings import DEFAULT_IDLE_TIMEOUT_S, Settings
 from mockapi.statemachines.task import TaskStatus
 from mockapi.testing import ServerThread
 from tests.conftest import SECRET
-from tests.helpers import POOL_ASTRA_1, POOL_WIN_1, Client, auth, login
+from tests.helpers import (
+    POOL_ASTRA_1,
+    POOL_WIN_1,
+    START_TIMEOUT_S,
+    Client,
+    Process,
+    auth,
+    login,
+    running,
+)
 
 #: Long enough for a cold interpreter to import aiohttp and pydantic on a busy CI machine.
-START_TIMEOUT_S = 20.0
 #: A safety net on waits that an event ends (a frame, an echo, a close), never what is tested.
 SAFETY_S = 10.0
 #: The idle timeout the limit tests configure: short, so waiting it out costs little.
@@ -81,65 +87,6 @@ Frame = tuple[str, str]
 
 
 # -- helpers --------------------------------------------------------------------------------
-@dataclass
-class Process:
-    """``python -m mockapi --port 0 ...``; its stderr goes to a file, read after the fact."""
-
-    proc: subprocess.Popen[bytes]
-    port: int
-    stderr: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @classmethod
-    def start(cls, folder: Path, *argv: str) -> Process:
-        # From a folder of its own, without MOCKAPI_* variables: the installed package runs.
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MOCKAPI_")}
-        stderr = folder / "stderr.log"
-        with stderr.open("wb") as err:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "mockapi", "--port", "0", *argv],
-                cwd=folder,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=err,
-            )
-        assert proc.stdout is not None
-        # The start-up line says that the server is ready, and on which port.
-        ready, _, _ = select.select([proc.stdout], [], [], START_TIMEOUT_S)
-        line = proc.stdout.readline().decode() if ready else ""
-        match = re.match(r"mockapi serving http://127\.0\.0\.1:(\d+)/api/v2/ ", line)
-        if match is None:
-            proc.kill()
-            proc.wait()
-            proc.stdout.close()
-            pytest.fail(f"no start-up line within {START_TIMEOUT_S} s ({line!r}):\n"
-                        f"{stderr.read_text()}")  # fmt: skip
-        return cls(proc, int(match.group(1)), stderr)
-
-    def log(self) -> str:
-        return self.stderr.read_text(encoding="utf-8")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
-
-
-@contextlib.contextmanager
-def running(folder: Path, *argv: str) -> Iterator[Process]:
-    server = Process.start(folder, *argv)
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 def assert_only_info_log_lines(text: str) -> None:
     """Every stderr line is a DEBUG or INFO log line: no traceback, warning or stray output."""
     assert "Traceback" not in text, text
