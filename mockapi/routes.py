@@ -229,7 +229,7 @@ ROUTES: tuple[Route, ...] = (
           responses={200: page("Swagger UI, served from the package: no external URL.")}),
     Route("GET", "/docs/static/{filename}", docs.docs_static, "docs-static",
           "Swagger UI's files", "docs", path_params=docs.AssetPath, validated=False,
-          responses={200: Answer("The file.", media=docs.ASSET_MEDIA)}),
+          responses={200: Answer("The file.", media=docs.FILES.media)}),
     # -- the live dashboard ------------------------------------------------------------
     Route("GET", "/", dashboard.page, "dashboard", "Live dashboard", "dashboard",
           responses={200: page("The dashboard: users with their sockets and connection states,"
@@ -255,7 +255,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/dashboard/static/{filename}", dashboard.static, "dashboard-static",
           "The dashboard's files", "dashboard", path_params=dashboard.AssetPath,
           validated=False,
-          responses={200: Answer("The file.", media=dashboard.ASSET_MEDIA)}),
+          responses={200: Answer("The file.", media=dashboard.FILES.media)}),
 )  # fmt: skip
 
 

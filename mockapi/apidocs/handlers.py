@@ -13,10 +13,8 @@ import functools
 from importlib.resources.abc import Traversable
 
 from aiohttp import web
-from pydantic import Field
 from swagger_ui_bundle import swagger_ui_path
 
-from mockapi.domain.lazymodel import DeferredModel
 from mockapi.jsonfmt import dumps
 from mockapi.pages.assets import Asset, AssetSet, static_file
 from mockapi.pages.headers import page_headers
@@ -53,14 +51,9 @@ ASSETS: dict[str, Asset] = {
 }
 
 FILES = AssetSet(ASSETS)
-#: What the static route answers, by media type, for the document (schemas of the bodies).
-ASSET_MEDIA = FILES.media
 
 
-class AssetPath(DeferredModel):
-    """A file of the docs page; any other name is 404."""
-
-    filename: str = Field(json_schema_extra={"enum": list(ASSETS)}, examples=["swagger-ui.css"])
+AssetPath = FILES.path_model("docs page", "swagger-ui.css", __name__)
 
 
 #: The page's policy: everything from this origin only. Swagger UI sets inline styles and

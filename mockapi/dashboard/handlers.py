@@ -11,9 +11,8 @@ import logging
 from typing import TYPE_CHECKING
 
 from aiohttp import WSCloseCode, WSMsgType, web
-from pydantic import Field, ValidationError
+from pydantic import ValidationError
 
-from mockapi.domain.lazymodel import DeferredModel
 from mockapi.keys import SETTINGS
 from mockapi.pages.assets import Asset, AssetSet, static_file
 from mockapi.pages.headers import page_headers
@@ -122,13 +121,9 @@ ASSETS: dict[str, Asset] = {
 }
 
 FILES = AssetSet(ASSETS)
-ASSET_MEDIA = FILES.media
 
 
-class AssetPath(DeferredModel):
-    """A file of the dashboard; any other name is 404."""
-
-    filename: str = Field(json_schema_extra={"enum": list(ASSETS)}, examples=["dashboard.js"])
+AssetPath = FILES.path_model("dashboard", "dashboard.js", __name__)
 
 
 #: The page's policy: its own origin only (fetch and the feed included). Mermaid writes

@@ -12,7 +12,9 @@ from importlib.resources.abc import Traversable
 from typing import Any
 
 from aiohttp import web
+from pydantic import BaseModel, Field, create_model
 
+from mockapi.domain.lazymodel import DeferredModel
 from mockapi.pages.headers import ASSET_HEADERS
 
 #: A file of a page: where it is, and its media type.
@@ -45,6 +47,20 @@ class AssetSet:
         """The body schema of every media type the set serves (for the OpenAPI document)."""
         used = {media for _, media in self.files.values()}
         return {media: schema for media, schema in _BODY_SCHEMAS.items() if media in used}
+
+    def path_model(self, page: str, example: str, module: str) -> type[BaseModel]:
+        """The ``{filename}`` path parameter's model: one of the set's names, documented as an enum.
+
+        ``module`` is the page's module, so the model is reported (and tested) as its own.
+        """
+        model: type[BaseModel] = create_model(
+            "AssetPath",
+            __base__=DeferredModel,
+            __doc__=f"A file of the {page}; any other name is 404.",
+            __module__=module,
+            filename=(str, Field(json_schema_extra={"enum": list(self.files)}, examples=[example])),
+        )
+        return model
 
     def read(self, name: str) -> bytes:
         if name not in self._bytes:
