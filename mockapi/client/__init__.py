@@ -1,0 +1,34 @@
+"""A client for mockapi's control routes, sync and async: the clock, the world, the journal,
+faults, and waits that run on the scenario clock.
+
+    from mockapi.client import Client
+
+    with Client("http://127.0.0.1:8000") as ctl:
+        ctl.advance(3)
+        ctl.wait_task(task_id, "COMPLETED", timeout=120)
+
+:class:`AsyncClient` has the same methods, awaited. Both carry out one implementation
+(:mod:`mockapi.client.core`), which also says how waits use the clock.
+"""
+
+from mockapi.client.aio import AsyncClient
+from mockapi.client.core import (
+    ControlError,
+    Refused,
+    Unreachable,
+    WaitFailed,
+    WaitPolicy,
+    WaitTimeout,
+)
+from mockapi.client.sync import Client
+
+__all__ = [
+    "AsyncClient",
+    "Client",
+    "ControlError",
+    "Refused",
+    "Unreachable",
+    "WaitFailed",
+    "WaitPolicy",
+    "WaitTimeout",
+]
