@@ -54,6 +54,10 @@ DEFAULT_STEP_S = 0.1
 DEFAULT_POLL_S = 0.05
 #: Below this, what is left of a timeout is float noise, not a step worth taking.
 EPSILON_S = 1e-6
+#: Each advance aims this far past its mark: the server shows time in microseconds, so a
+#: mark measured from its answers can be short by one, and a timer due exactly on the mark
+#: (0.5 s of PENDING after five 0.1 s steps) must fire on that step, not the next.
+SLACK_S = 1e-6
 
 
 # -- errors --------------------------------------------------------------------------------
@@ -514,6 +518,7 @@ def wait(probe: Probe[T], policy: WaitPolicy) -> Plan[T]:
     start = scenario_seconds(view["now"])
     wall_start = time.monotonic()
     elapsed = 0.0
+    steps = 0
     while True:
         found = yield from probe.check()
         if found is not None:
@@ -523,11 +528,14 @@ def wait(probe: Probe[T], policy: WaitPolicy) -> Plan[T]:
         if left <= EPSILON_S or (not drive and wall >= policy.timeout):
             how = "advanced by the wait" if drive else f"clock {view['mode']}, polled"
             raise WaitTimeout(
-                f"timed out after {elapsed:g} s of scenario time and {wall:.1f} s of wall "
-                f"time ({how}) waiting for {probe.describe()}"
+                f"timed out after {round(elapsed, 3):g} s of scenario time and {wall:.1f} s "
+                f"of wall time ({how}) waiting for {probe.describe()}"
             )
         if drive:
-            view = yield set_clock(advance_s=min(policy.step, left))
+            # Steps land on start + k * step (not on a sum of floats, which drifts short).
+            steps += 1
+            mark = min(steps * policy.step, policy.timeout)
+            view = yield set_clock(advance_s=max(mark - elapsed, 0.0) + SLACK_S)
         else:
             yield Pause(policy.poll)
             view = yield get_clock()
