@@ -70,14 +70,16 @@ class Unreachable(ControlError):
 
 
 class Refused(ControlError):
-    """The server answered with an error status; ``message`` is its own words."""
+    """The server answered with an error status; ``message`` is its own words, ``body`` the
+    whole answer (an MFA refusal's ``next_step``, a fault's own body)."""
 
-    def __init__(self, method: str, path: str, status: int, message: str) -> None:
+    def __init__(self, method: str, path: str, status: int, message: str, body: str = "") -> None:
         super().__init__(f"{method} {path} refused with {status}: {message}")
         self.method = method
         self.path = path
         self.status = status
         self.message = message
+        self.body = body
 
 
 class WaitFailed(ControlError):
@@ -111,7 +113,13 @@ class Call(Generic[T]):
     def read(self, answer: Answer) -> T:
         """The parsed answer, or :class:`Refused` with the server's message."""
         if answer.status not in self.ok:
-            raise Refused(self.method, self.path, answer.status, error_message(answer))
+            raise Refused(
+                self.method,
+                self.path,
+                answer.status,
+                error_message(answer),
+                answer.body.decode("utf-8", errors="replace"),
+            )
         if not answer.body:
             return self.parse(None)
         try:
