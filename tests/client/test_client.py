@@ -17,7 +17,7 @@ import jwt
 import pytest
 
 from mockapi.client import Refused, Unreachable, WaitFailed, WaitTimeout
-from mockapi.scenario import default_scenario_path
+from mockapi.domain.scenario import default_scenario_path
 from tests.client.conftest import (
     WIN_DESKTOPS,
     Face,

@@ -8,7 +8,7 @@ import pytest
 
 from mockapi.client import core
 from mockapi.client.core import Answer, Refused, Unreachable
-from statemachines.task import TaskKind, TaskStatus
+from mockapi.statemachines.task import TaskKind, TaskStatus
 
 
 def test_the_client_knows_every_task_status_and_kind_of_the_machine() -> None:

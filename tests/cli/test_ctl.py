@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -16,12 +17,21 @@ from typing import Any
 import jwt
 import pytest
 
-from mockapi.scenario import default_scenario_path
-from tests.client.conftest import Server, start_expand
+from mockapi.domain.scenario import default_scenario_path
+from tests.client.conftest import Server, start_expand, start_server
 
-#: How the tests start the command (both spellings are run by test_both_spellings...).
-CTL = [sys.executable, "-m", "mockapi.client.ctl"]
+#: The console script a harness runs, from the environment under test (tox's or the venv's).
+SCRIPT = Path(sys.executable).with_name("mockapi")
+CTL = [str(SCRIPT), "ctl"]
+#: The other spelling; test_both_spellings_run_the_same_command runs it.
+MODULE = [sys.executable, "-m", "mockapi", "ctl"]
 ID = "63ca828d-d5f4-43b2-a4b0-6ce60741c7a8"
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    """A real server (a thread of the test process, real TCP): happy-path, manual clock."""
+    yield from start_server()
 
 
 @dataclass
@@ -35,13 +45,17 @@ class Done:
 
 
 def ctl(
-    server: Server | None, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+    server: Server | None,
+    *args: str,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    command: tuple[str, ...] | list[str] = CTL,
 ) -> Done:
     """Run ``mockapi ctl ARGS`` (with ``--url`` of ``server`` unless None) and wait for it."""
     url = [] if server is None else ["--url", server.url]
     environ = {k: v for k, v in os.environ.items() if not k.startswith("MOCKAPI_")}
     done = subprocess.run(
-        [*CTL, *url, *args],
+        [*command, *url, *args],
         capture_output=True,
         text=True,
         timeout=60,
@@ -54,6 +68,15 @@ def ctl(
 def new_task(server: Server) -> dict[str, Any]:
     token = ctl(server, "token", "alice").out.strip()
     return start_expand(server.url, token)
+
+
+def test_both_spellings_run_the_same_command(server: Server) -> None:
+    script = ctl(server, "clock", "--json")
+    module = ctl(server, "clock", "--json", command=MODULE)
+    assert (script.code, module.code) == (0, 0)
+    assert script.json() == module.json()
+    assert ctl(None, "--help").out.startswith("usage: mockapi ctl ")
+    assert ctl(None, "--help", command=MODULE).out.startswith("usage: python -m mockapi ctl ")
 
 
 def test_help_explains_commands_waits_and_exit_codes() -> None:
@@ -247,8 +270,6 @@ def test_no_server_exits_2_saying_where_it_looked() -> None:
 
 
 def test_the_url_and_the_service_token_come_from_the_environment(tmp_path: Path) -> None:
-    from tests.client.conftest import start_server
-
     for server in start_server(service_token="s3cret"):
         env = {"MOCKAPI_URL": server.url}
         refused = ctl(None, "clock", env=env)

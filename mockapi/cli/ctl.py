@@ -22,15 +22,15 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any, NoReturn, TextIO
+from typing import Any, TextIO
 
+from mockapi.cli.args import EXIT_USAGE, Parser, UsageError, prog_name
 from mockapi.client import core
 from mockapi.client.core import ControlError, Refused, WaitFailed
 from mockapi.client.sync import Client
 
 EXIT_OK = 0
 EXIT_WAIT_FAILED = 1
-EXIT_USAGE = 2
 ENV_URL = "MOCKAPI_URL"
 #: The server's own variable: a harness that exports it once serves both.
 ENV_SERVICE_TOKEN = "MOCKAPI_SERVICE_TOKEN"
@@ -73,22 +73,6 @@ examples:
   %(prog)s faults add '{{"path": "/api/v2/pools/", "status": 503, "count": 1}}'
   %(prog)s journal --since 40 --json
 """
-
-
-def prog_name() -> str:
-    """How the command was started, for usage lines."""
-    return "mockapi ctl" if Path(sys.argv[0]).name == "mockapi" else "python -m mockapi ctl"
-
-
-class UsageError(Exception):
-    """Bad input found after parsing (a file, a JSON argument); exit code 2."""
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse whose errors are one line (no usage dump) with exit code 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def _positive(text: str) -> float:
@@ -196,7 +180,7 @@ def _wait_options(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> Parser:
     """The parser of ``mockapi ctl``."""
-    prog = prog_name()
+    prog = f"{prog_name()} ctl"
     parser = Parser(
         prog=prog,
         description=DESCRIPTION,
@@ -501,7 +485,3 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     except (ControlError, UsageError, ValueError) as exc:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
