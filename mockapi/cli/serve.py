@@ -15,6 +15,7 @@ import os
 import signal
 import socket
 import sys
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -131,6 +132,14 @@ def serve_parser() -> Parser:
         f"(default {DEFAULT_IDLE_TIMEOUT_S:g}; open WebSockets are not idle)",
     )
     parser.add_argument(
+        "--ready-file",
+        type=Path,
+        metavar="PATH",
+        help="once listening, write the base URL (one line, e.g. http://127.0.0.1:41234) to "
+        "PATH, atomically; removed on exit. With --port 0, a harness waits for the file and "
+        "reads the port from it",
+    )
+    parser.add_argument(
         "--log-level",
         type=log_level,
         metavar="LEVEL",
@@ -156,6 +165,8 @@ def settings_from_args(argv: Sequence[str], environ: Mapping[str, str] | None = 
             setattr(args, action.dest, from_env(parser, action, raw))
     if args.watch and args.scenario is None:
         parser.error("--watch needs --scenario PATH (the file to watch)")
+    if args.ready_file is not None and not args.ready_file.parent.is_dir():
+        parser.error(f"--ready-file: no such folder: {args.ready_file.parent}")
     return Settings(
         host=args.host or DEFAULT_HOST,
         port=DEFAULT_PORT if args.port is None else args.port,
@@ -168,6 +179,7 @@ def settings_from_args(argv: Sequence[str], environ: Mapping[str, str] | None = 
         service_token=args.service_token,
         watch=bool(args.watch),
         idle_timeout=DEFAULT_IDLE_TIMEOUT_S if args.idle_timeout is None else args.idle_timeout,
+        ready_file=args.ready_file,
     )
 
 
@@ -195,6 +207,30 @@ def _reason(exc: OSError) -> str:
 
 def _url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def write_ready_file(path: Path, url: str) -> None:
+    """Write ``url`` to ``path`` so that a reader sees no file or the whole line, never part.
+
+    A temporary file in the same folder is renamed over ``path`` (``os.replace`` is atomic
+    within one file system); a harness polling for the file can read it as soon as it exists.
+    """
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as file:
+            file.write(url + "\n")
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+
+
+def remove_ready_file(path: Path, url: str) -> None:
+    """Remove the ready file on the way out, unless it is no longer ours (another server's)."""
+    with contextlib.suppress(OSError):
+        if path.read_text(encoding="ascii").strip() == url:
+            path.unlink()
 
 
 async def _serve(settings: Settings, scenario: Scenario, scenario_path: Path) -> None:
@@ -229,11 +265,21 @@ async def _serve(settings: Settings, scenario: Scenario, scenario_path: Path) ->
         f"clock {clock.mode} x{clock.time_scale:g}); docs at {url}/docs",
         flush=True,
     )
+    ready = settings.ready_file
     try:
+        if ready is not None:
+            try:
+                write_ready_file(ready, url)
+            except OSError as exc:
+                raise UsageError(
+                    f"cannot write the ready file {ready}: {exc.strerror or exc}"
+                ) from None
         await stop.wait()
     finally:
         log.info("shutting down")
         await runner.cleanup()
+        if ready is not None:
+            remove_ready_file(ready, url)
 
 
 def main(argv: Sequence[str]) -> int:
