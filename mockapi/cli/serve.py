@@ -80,8 +80,9 @@ def serve_parser() -> Parser:
         "--scenario",
         type=Path,
         metavar="PATH",
-        help="scenario file (TOML or JSON) describing users, pools, timings and rules "
-        "(default: the shipped default.toml, the original mock's world)",
+        help="scenario file (TOML or JSON) describing users, pools, timings and rules, "
+        "relative to the current folder; or the name of a shipped one (happy-path, mfa, "
+        "failures, load, flaky-network; default: default, the original mock's world)",
     )
     parser.add_argument(
         "--seed",
@@ -151,6 +152,17 @@ def serve_parser() -> Parser:
     return parser
 
 
+def scenario_path(path: Path | None) -> Path | None:
+    """``path`` as given, or a shipped scenario's when it names one and no such file exists.
+
+    ``--scenario happy-path`` then works from any folder, as the pytest marker's names do.
+    """
+    if path is None or path.exists() or path.suffix or path.name != str(path):
+        return path
+    shipped = default_scenario_path().with_name(f"{path.name}.toml")
+    return shipped if shipped.is_file() else path
+
+
 def settings_from_args(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> Settings:
     """Parse serve options; an option not given falls back to ``MOCKAPI_*``, then the default.
 
@@ -170,7 +182,7 @@ def settings_from_args(argv: Sequence[str], environ: Mapping[str, str] | None = 
     return Settings(
         host=args.host or DEFAULT_HOST,
         port=DEFAULT_PORT if args.port is None else args.port,
-        scenario=args.scenario,
+        scenario=scenario_path(args.scenario),
         seed=args.seed,
         jwt_secret=args.jwt_secret,
         log_level=args.log_level or "INFO",
