@@ -80,6 +80,7 @@ def test_the_url_is_written_once_listening_and_removed_on_exit(
 def test_a_reader_never_sees_part_of_the_url(ready: Path) -> None:
     reads: set[str] = set()  # every distinct text read (a set: the loop reads often)
     stop = threading.Event()
+    seen = threading.Event()
 
     def read() -> None:
         while not stop.is_set():
@@ -87,18 +88,19 @@ def test_a_reader_never_sees_part_of_the_url(ready: Path) -> None:
                 reads.add(ready.read_text(encoding="ascii"))
             except FileNotFoundError:
                 continue
+            seen.set()
 
     reader = threading.Thread(target=read)
     reader.start()
     try:
         with serve("--ready-file", str(ready)) as proc:
             final = wait_for(ready, proc)
+            assert seen.wait(START_S), "the reader saw no file"
             proc.terminate()
             assert proc.wait(START_S) == 0
     finally:
         stop.set()
         reader.join()
-    assert reads, "the reader saw no file"
     assert reads == {final}
 
 
