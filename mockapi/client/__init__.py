@@ -8,10 +8,15 @@ faults, and waits that run on the scenario clock.
         ctl.wait_task(task_id, "COMPLETED", timeout=120)
 
 :class:`AsyncClient` has the same methods, awaited. Both carry out one implementation
-(:mod:`mockapi.client.core`), which also says how waits use the clock.
+(:mod:`mockapi.client.core`), which also says how waits use the clock. ``AsyncClient`` is
+imported when first asked for: the sync face and ``mockapi ctl`` (run once per shell command)
+do not pay for aiohttp's import.
 """
 
-from mockapi.client.aio import AsyncClient
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from mockapi.client.core import (
     ControlError,
     Refused,
@@ -21,6 +26,9 @@ from mockapi.client.core import (
     WaitTimeout,
 )
 from mockapi.client.sync import Client
+
+if TYPE_CHECKING:
+    from mockapi.client.aio import AsyncClient
 
 __all__ = [
     "AsyncClient",
@@ -32,3 +40,11 @@ __all__ = [
     "WaitPolicy",
     "WaitTimeout",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "AsyncClient":
+        from mockapi.client.aio import AsyncClient
+
+        return AsyncClient
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -19,6 +19,7 @@ import pytest
 
 from mockapi.domain.scenario import default_scenario_path
 from tests.client.conftest import Server, start_expand, start_server
+from tests.helpers import fresh_python
 
 #: The console script a harness runs, from the environment under test (tox's or the venv's).
 SCRIPT = Path(sys.executable).with_name("mockapi")
@@ -276,3 +277,12 @@ def test_the_url_and_the_service_token_come_from_the_environment(tmp_path: Path)
         assert (refused.code, "403" in refused.err) == (2, True)
         assert ctl(None, "clock", env=env | {"MOCKAPI_SERVICE_TOKEN": "s3cret"}).code == 0
         assert ctl(None, "clock", "--service-token", "s3cret", env=env).code == 0
+
+
+def test_ctl_starts_without_the_servers_or_aiohttps_imports() -> None:
+    # A harness runs it once per step: it imports only the sync face and the standard library.
+    loaded = fresh_python(
+        "import sys; from mockapi.cli import ctl; "
+        "print(sorted(m for m in ('aiohttp', 'pydantic', 'mockapi.app') if m in sys.modules))"
+    )
+    assert loaded.strip() == "[]"
