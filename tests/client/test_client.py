@@ -243,3 +243,21 @@ async def test_wait_journal_matches_a_pattern_or_a_predicate(ctl: Face, server: 
     # A nested mapping matches a subset of the frame; the wait advances until it is sent.
     done = await ctl.wait_journal({"kind": "ws", "frame": {"status": "COMPLETED"}})
     assert done["frame"]["id"] == task["id"]
+
+
+@pytest.mark.parametrize("face", FACES)
+async def test_on_a_real_clock_a_wait_polls_while_time_flows(face: str) -> None:
+    # A thousand times real time: the task's 1.5 s of scenario time pass in milliseconds.
+    for running in start_server(clock="real", time_scale=1000):
+        ctl = make_client(face, running.url)
+        try:
+            task = await new_task(ctl, running)
+            done = await ctl.wait_task(task["id"], "COMPLETED", timeout=30)
+            assert done["status"] == "COMPLETED"
+            journal = (await ctl.journal())["entries"]
+            # It polled: no advance of its own among the requests it made.
+            assert not [
+                e for e in journal if e.get("path") == "/service/clock/" and e["method"] == "POST"
+            ]
+        finally:
+            await ctl.close()
