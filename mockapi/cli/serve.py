@@ -50,6 +50,8 @@ other commands:
   python -m mockapi scenario check FILE   validate a scenario file (exit 0, or 2 with every problem)
   python -m mockapi scenario schema       print the scenario JSON Schema (for editors)
   python -m mockapi diagrams [--out DIR]  write the state diagrams (Mermaid) of every machine
+  python -m mockapi ctl COMMAND ...       steer a running server: clock, reset, faults, waits
+                                          (python -m mockapi ctl --help)
 
 Every option also reads MOCKAPI_<NAME> from the environment (e.g. MOCKAPI_PORT=9000);
 the option on the command line wins. Bad input exits with code 2.
