@@ -57,12 +57,11 @@ def needs(*commands: str) -> None:
         pytest.skip(f"{', '.join(missing)} not installed (.ci/run installs them)")
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
-    """``mockapi --port 0 --clock manual --ready-file`` as the README starts it; its URL."""
+def serve(tmp_path: Path, *args: str) -> Iterator[str]:
+    """``mockapi --port 0 --clock manual --ready-file ARGS`` as the README starts it; its URL."""
     ready = tmp_path / "mockapi.url"
     with subprocess.Popen(
-        [str(MOCKAPI), "--port", "0", "--clock", "manual", "--ready-file", str(ready)],
+        [str(MOCKAPI), "--port", "0", "--clock", "manual", "--ready-file", str(ready), *args],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         env=user_env(),
@@ -77,6 +76,11 @@ def server(tmp_path: Path) -> Iterator[str]:
         finally:
             proc.terminate()
             proc.wait(START_S)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[str]:
+    yield from serve(tmp_path)
 
 
 def test_the_ctest_fixture_example_passes_with_cmake_and_ctest(tmp_path: Path) -> None:
@@ -144,6 +148,24 @@ def test_the_control_api_script_works_top_to_bottom(server: str, tmp_path: Path)
     assert (tmp_path / "world.json").exists()
     # The forced FAILED frame reached the journal the script read before clearing it.
     assert re.search(r'"kind":"ws","user":"astravdi","frame":\{"status":"FAILED"', done.stdout)
+
+
+def test_the_python_control_client_example_prints_what_it_says(tmp_path: Path) -> None:
+    text = section("### The Python control client")
+    found = re.search(r"^```python\n(.*?)^```$", text, re.MULTILINE | re.DOTALL)
+    assert found is not None
+    script = tmp_path / "control_client.py"
+    script.write_text(found.group(1), encoding="utf-8")
+    for url in serve(tmp_path, "--scenario", "happy-path"):
+        done = subprocess.run(
+            [sys.executable, str(script)],
+            capture_output=True,
+            text=True,
+            env=user_env(MOCKAPI_URL=url),
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.splitlines() == ["RUNNING", "COMPLETED", "['fault-1']"]
 
 
 def test_the_plugins_sync_example_passes(pytester: pytest.Pytester) -> None:
