@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from mockapi.client.core import (
+    BadAnswer,
     ControlError,
     Refused,
     Unreachable,
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AsyncClient",
+    "BadAnswer",
     "Client",
     "ControlError",
     "Refused",

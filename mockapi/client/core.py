@@ -69,6 +69,10 @@ class Unreachable(ControlError):
     """No answer from the server: nothing listens there, or the connection broke."""
 
 
+class BadAnswer(ControlError):
+    """An answer that is not what the route sends: another program on that port, or a proxy."""
+
+
 class Refused(ControlError):
     """The server answered with an error status; ``message`` is its own words, ``body`` the
     whole answer (an MFA refusal's ``next_step``, a fault's own body)."""
@@ -120,18 +124,16 @@ class Call(Generic[T]):
                 error_message(answer),
                 answer.body.decode("utf-8", errors="replace"),
             )
-        if not answer.body:
-            return self.parse(None)
         try:
-            data = json.loads(answer.body)
+            data = json.loads(answer.body) if answer.body else None
         except ValueError:
-            raise Unreachable(
+            raise BadAnswer(
                 f"{self.method} {self.path}: the answer is not JSON: {_excerpt(answer.body)}"
             ) from None
         try:
             return self.parse(data)
         except (KeyError, TypeError, ValueError) as exc:
-            raise Unreachable(
+            raise BadAnswer(
                 f"{self.method} {self.path}: unexpected answer ({exc!r}): {_excerpt(answer.body)}"
             ) from None
 

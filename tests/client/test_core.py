@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from mockapi.client import core
-from mockapi.client.core import Answer, Refused, Unreachable
+from mockapi.client.core import Answer, BadAnswer, Refused
 from mockapi.statemachines.task import TaskKind, TaskStatus
 
 
@@ -46,10 +46,12 @@ def test_a_call_refuses_a_status_it_does_not_expect() -> None:
 
 
 def test_an_answer_that_is_not_what_the_route_sends_is_a_clear_error() -> None:
-    with pytest.raises(Unreachable, match="not JSON"):
+    with pytest.raises(BadAnswer, match="not JSON"):
         core.get_clock().read(Answer(200, b"<html>"))
-    with pytest.raises(Unreachable, match="unexpected answer"):
+    with pytest.raises(BadAnswer, match="unexpected answer"):
         core.reset().read(Answer(200, b'{"nodata": 1}'))
+    with pytest.raises(BadAnswer, match="unexpected answer"):
+        core.get_clock().read(Answer(200, b""))
 
 
 def test_a_fault_id_is_quoted_into_its_path() -> None:
