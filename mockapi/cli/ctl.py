@@ -485,3 +485,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     except (ControlError, UsageError, ValueError) as exc:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:
+        # The reader went away (``journal --follow | head -1``): what it did not want to read
+        # is not an error. Python's own flush at exit would fail again: point it nowhere.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK

@@ -175,6 +175,23 @@ def test_journal_follow_prints_new_entries_until_interrupted(server: Server) -> 
         assert follow.wait(60) == 0
 
 
+def test_a_reader_that_goes_away_ends_follow_quietly(server: Server) -> None:
+    with subprocess.Popen(
+        [*CTL, "--url", server.url, "journal", "--follow"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as follow:
+        assert follow.stdout is not None
+        ctl(server, "advance", "1")
+        assert follow.stdout.readline()  # as `| head -1` reads
+        follow.stdout.close()
+        ctl(server, "advance", "1")  # the next entry meets the closed pipe
+        assert follow.wait(60) == 0
+        assert follow.stderr is not None
+        assert follow.stderr.read() == ""
+
+
 def test_faults_are_added_listed_removed_and_cleared(server: Server, tmp_path: Path) -> None:
     added = ctl(server, "faults", "add", '{"id": "p", "path": "/api/v2/pools/", "status": 503}')
     assert (added.code, added.out.split(":")[0]) == (0, "added p")
