@@ -36,6 +36,7 @@ ENV_URL = "MOCKAPI_URL"
 ENV_SERVICE_TOKEN = "MOCKAPI_SERVICE_TOKEN"
 #: Wall seconds between two reads of ``journal --follow``.
 FOLLOW_POLL_S = 0.2
+EXAMPLE_OBJECT = '{"path": "/api/v2/pools/"}'
 
 DESCRIPTION = """\
 Steer a running mockapi through its /service/ control routes: the clock, the world, the
@@ -44,13 +45,14 @@ journal, faults, and waits that run on the scenario clock.
 
 EPILOG = f"""\
 waits:
-  'wait task' and 'wait frame' check the journal and the tasks until their condition holds.
-  On a manual clock they advance it themselves, --step scenario seconds at a time, and check
-  after each step (--no-advance: leave the clock alone and poll, when something else moves
-  it); on a real clock they poll. --timeout counts scenario seconds from where the clock
-  stood when the wait began; a wait that polls also stops after that many wall seconds, so
-  a clock nobody moves cannot hang it. Everything the journal still holds counts (--since N: only
-  entries after N), so a frame sent during the advance just before the wait is found.
+  'wait task', 'wait frame' and 'wait journal' check the tasks and the journal until their
+  condition holds. On a manual clock they advance it themselves, --step scenario seconds at
+  a time, and check after each step (--no-advance: leave the clock alone and poll, when
+  something else moves it); on a real clock they poll. --timeout counts scenario seconds
+  from where the clock stood when the wait began; a wait that polls also stops after that
+  many wall seconds, so a clock nobody moves cannot hang it. Everything the journal still
+  holds counts (--since N: only entries after N), so a frame sent during the advance just
+  before the wait is found.
 
 output:
   human-readable lines by default; --json prints the server's answer as one JSON document
@@ -69,6 +71,7 @@ examples:
   %(prog)s advance 3
   %(prog)s wait task 821b7a78-1b6e-4a88-9488-07eeba0099cf COMPLETED --timeout 120
   %(prog)s wait frame --user alice --status RUNNING
+  %(prog)s wait journal '{{"kind": "http", "path": "/api/v2/pools/", "user": "alice"}}' --no-advance
   TOKEN=$(%(prog)s token alice --ttl 600)
   %(prog)s faults add '{{"path": "/api/v2/pools/", "status": 503, "count": 1}}'
   %(prog)s journal --since 40 --json
@@ -250,7 +253,9 @@ def build_parser() -> Parser:
         "clear", help="remove every fault (a reset restores the scenario's)", parents=common
     )
 
-    wait = command("wait", "wait, on the scenario clock, for a task's status or a frame")
+    wait = command(
+        "wait", "wait, on the scenario clock, for a task's status, a frame or a journal entry"
+    )
     wait_commands = wait.add_subparsers(dest="action", metavar="WHAT", required=True)
     task = wait_commands.add_parser(
         "task", help="until the task has STATUS; prints the task", parents=common
@@ -266,6 +271,18 @@ def build_parser() -> Parser:
     frame.add_argument("--kind", choices=core.TASK_KINDS)
     frame.add_argument("--task", type=_task_id, metavar="TASK_ID")
     _wait_options(frame)
+    entry = wait_commands.add_parser(
+        "journal",
+        help="until a journal entry matches JSON (each key equal, a nested object a subset); "
+        "prints the entry",
+        parents=common,
+    )
+    entry.add_argument(
+        "match",
+        metavar="JSON",
+        help='the pattern, e.g. \'{"kind": "http", "status": 202}\', or @FILE',
+    )
+    _wait_options(entry)
     return parser
 
 
@@ -320,7 +337,8 @@ class Output:
 
 
 # -- commands --------------------------------------------------------------------------------
-def _read_spec(text: str) -> dict[str, Any]:
+def _read_json(text: str, what: str) -> dict[str, Any]:
+    """A JSON object given inline or as ``@FILE``; UsageError saying what is wrong."""
     if text.startswith("@"):
         path = Path(text[1:])
         try:
@@ -328,12 +346,12 @@ def _read_spec(text: str) -> dict[str, Any]:
         except OSError as exc:
             raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
     try:
-        spec = json.loads(text)
+        value = json.loads(text)
     except ValueError as exc:
-        raise UsageError(f"the fault is not JSON: {exc}") from None
-    if not isinstance(spec, dict):
-        raise UsageError('the fault must be a JSON object, e.g. \'{"path": "/api/v2/pools/"}\'')
-    return spec
+        raise UsageError(f"{what} is not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise UsageError(f"{what} must be a JSON object, e.g. '{EXAMPLE_OBJECT}'")
+    return value
 
 
 def _read_scenario(path: Path) -> tuple[bytes, str]:
@@ -429,7 +447,7 @@ def _faults(args: argparse.Namespace, ctl: Client, out: Output) -> int:
         faults = ctl.faults()
         out.show(faults, lambda data: "\n".join(map(_fault_text, data)) or "(no faults)")
     elif args.action == "add":
-        fault = ctl.add_fault(_read_spec(args.spec))
+        fault = ctl.add_fault(_read_json(args.spec, "the fault"))
         out.show(fault, lambda data: f"added {_fault_text(data)}")
     elif args.action == "rm":
         ctl.remove_fault(args.fault_id)
@@ -445,6 +463,9 @@ def _wait(args: argparse.Namespace, ctl: Client, out: Output) -> int:
     if args.action == "task":
         task = ctl.wait_task(args.task_id, args.status, since=args.since, **common)
         out.show(task, lambda t: f"task {t['id']} {t['kind']}: {t['status']}")
+    elif args.action == "journal":
+        match = _read_json(args.match, "the pattern")
+        out.show(ctl.wait_journal(match, since=args.since, **common), entry_text)
     else:
         entry = ctl.wait_frame(
             args.user,

@@ -221,6 +221,19 @@ def test_wait_frame_prints_the_entry_of_the_frame(server: Server) -> None:
     assert " ws alice " in text.out
 
 
+def test_wait_journal_finds_an_entry_that_matches(server: Server, tmp_path: Path) -> None:
+    task = new_task(server)
+    step1 = ctl(server, "wait", "journal", '{"kind": "http", "status": 202}', "--json")
+    assert step1.code == 0, step1.err
+    assert step1.json()["user"] == "alice"
+    (tmp_path / "done.json").write_text('{"kind": "ws", "frame": {"status": "COMPLETED"}}')
+    done = ctl(server, "wait", "journal", "@done.json", cwd=tmp_path)
+    assert done.code == 0, done.err
+    assert f'"id": "{task["id"]}"' in done.out
+    missing = ctl(server, "wait", "journal", '{"kind": "nope"}', "--timeout", "0.3")
+    assert (missing.code, "a journal entry matching" in missing.err) == (1, True)
+
+
 # -- exit 1: a wait that failed --------------------------------------------------------------
 def test_a_wait_that_times_out_exits_1_and_says_so(server: Server) -> None:
     task = new_task(server)
@@ -257,6 +270,7 @@ def test_a_wait_for_a_status_the_task_can_no_longer_reach_exits_1(server: Server
         (("faults", "add", "{nope"), "the fault is not JSON"),
         (("faults", "add", "[1]"), "must be a JSON object"),
         (("faults", "add", "@missing.json"), "cannot read missing.json"),
+        (("wait", "journal", "kind=http"), "the pattern is not JSON"),
         (("scenario", "put", "missing.toml"), "cannot read missing.toml"),
         (("scenario", "put", "world.yaml"), "ends in .toml or .json"),
     ],
