@@ -1,8 +1,9 @@
 # For users of the original: `make install`, then `make dev`. The README has the full story.
 VENV ?= .venv
 PYTHON := $(VENV)/bin/python
-# As in the README: pyenv serves python3.11, 3.12 and 3.13 together; without pyenv it is ignored.
-export PYENV_VERSION = 3.11.7:3.12.1:3.13.0
+# As in the README: pyenv serves python3.11, 3.12 and 3.13 together (each its latest patch
+# release installed); without pyenv it is ignored.
+export PYENV_VERSION = 3.11:3.12:3.13
 
 .PHONY: install dev test lint
 

@@ -31,3 +31,5 @@ class Settings:
     watch: bool = False
     #: See :data:`DEFAULT_IDLE_TIMEOUT_S`; WebSockets and requests being handled are not idle.
     idle_timeout: float = DEFAULT_IDLE_TIMEOUT_S
+    #: Where to write the base URL once the server listens (removed on exit); None: nowhere.
+    ready_file: Path | None = None

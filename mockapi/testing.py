@@ -4,9 +4,17 @@ The server runs in a thread of its own on a free loopback port with a manual clo
 works whatever event loop (or none) the user's tests run on: the handle talks to it over
 real HTTP and WebSockets, exactly as the client under test would.
 
+The handle has two faces with the same methods, built on the control client
+(:mod:`mockapi.client`): an ``async def`` test gets :class:`MockApi` (``await`` each call),
+a plain ``def`` test gets :class:`SyncMockApi`.
+
     @pytest.mark.mockapi(scenario="happy-path", seed=7)
     async def test_connect(mockapi):
         token = await mockapi.login("alice")
+        ...
+
+    def test_connect_sync(mockapi):
+        token = mockapi.login("alice")
         ...
 """
 
@@ -14,9 +22,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import json
+import queue
 import threading
-from collections.abc import AsyncIterator, Iterator
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,10 +38,12 @@ import pytest
 from aiohttp import web
 
 from mockapi.app import create_app
+from mockapi.client import AsyncClient, Client, Refused
 from mockapi.domain.scenario import Scenario, default_scenario_path, load_scenario
 from mockapi.settings import Settings
 
 START_TIMEOUT_S = 10.0
+RECEIVE_TIMEOUT_S = 5.0
 
 
 def resolve_scenario(ref: str | Path | Scenario | None) -> Scenario:
@@ -93,45 +106,125 @@ class ServerThread(threading.Thread):
         self.join(START_TIMEOUT_S)
 
 
+def _decode(message: aiohttp.WSMessage) -> dict[str, Any]:
+    """A text frame as a dict: its JSON object, or ``{"text"}``/``{"value"}`` otherwise."""
+    if message.type is not aiohttp.WSMsgType.TEXT:
+        raise AssertionError(f"expected a text frame, got {message.type.name}")
+    try:
+        data = json.loads(message.data)
+    except json.JSONDecodeError:
+        return {"text": message.data}
+    if not isinstance(data, dict):
+        return {"value": data}
+    return data
+
+
 class Socket:
-    """An open WebSocket of one user; ``receive`` returns the next frame as a dict."""
+    """An open WebSocket of one user; ``await receive()`` returns the next frame as a dict."""
 
     def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         self.raw = ws
 
-    async def receive(self, timeout: float = 5.0) -> dict[str, Any]:
+    async def receive(self, timeout: float = RECEIVE_TIMEOUT_S) -> dict[str, Any]:
         """The next text frame decoded from JSON; TimeoutError when none arrives in time."""
-        message = await self.raw.receive(timeout=timeout)
-        if message.type is not aiohttp.WSMsgType.TEXT:
-            raise AssertionError(f"expected a text frame, got {message.type.name}")
-        try:
-            data = json.loads(message.data)
-        except json.JSONDecodeError:
-            return {"text": message.data}
-        if not isinstance(data, dict):
-            return {"value": data}
-        return data
+        return _decode(await self.raw.receive(timeout=timeout))
 
     async def send(self, text: str) -> None:
         await self.raw.send_str(text)
 
 
+class SyncSocket:
+    """A user's WebSocket for a ``def`` test: aiohttp in a thread of its own, frames queued.
+
+    The standard library has no WebSocket client; the thread keeps the plugin's dependencies
+    as they are and lets ``receive`` block like any sync call.
+    """
+
+    def __init__(self, url: str, cookie: str) -> None:
+        self._url = url
+        self._cookie = cookie
+        self._frames: queue.Queue[aiohttp.WSMessage | BaseException] = queue.Queue()
+        self._ready = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._closing: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._run, name="mockapi-socket", daemon=True)
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._serve())
+        except BaseException as exc:  # reported to the test's thread
+            self._frames.put(exc)
+        finally:
+            self._ready.set()
+
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._closing = asyncio.Event()
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(self._url, headers={"Cookie": self._cookie}) as ws,
+        ):
+            self._ws = ws
+            self._ready.set()
+            reader = asyncio.ensure_future(self._read(ws))
+            await self._closing.wait()
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+
+    async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        async for message in ws:
+            self._frames.put(message)
+
+    def open(self) -> SyncSocket:
+        self._thread.start()
+        if not self._ready.wait(START_TIMEOUT_S):
+            raise RuntimeError("the WebSocket did not open in time")
+        if self._ws is None:
+            failure = self._frames.get_nowait()
+            raise AssertionError(f"the WebSocket did not open: {failure}")
+        return self
+
+    def receive(self, timeout: float = RECEIVE_TIMEOUT_S) -> dict[str, Any]:
+        """The next text frame decoded from JSON; TimeoutError when none arrives in time."""
+        try:
+            message = self._frames.get(timeout=timeout)
+        except queue.Empty:
+            raise TimeoutError(f"no frame within {timeout} s") from None
+        if isinstance(message, BaseException):
+            raise AssertionError(f"the WebSocket failed: {message}") from message
+        return _decode(message)
+
+    def send(self, text: str) -> None:
+        if self._loop is None or self._ws is None:
+            raise AssertionError("the WebSocket is not open")
+        asyncio.run_coroutine_threadsafe(self._ws.send_str(text), self._loop).result(
+            START_TIMEOUT_S
+        )
+
+    def close(self) -> None:
+        if self._loop is not None and self._closing is not None:
+            self._loop.call_soon_threadsafe(self._closing.set)
+        self._thread.join(START_TIMEOUT_S)
+
+
+@contextlib.contextmanager
+def _as_assertion() -> Iterator[None]:
+    """A refused request fails the test with its status and the whole answer."""
+    try:
+        yield
+    except Refused as exc:
+        raise AssertionError(f"{exc.method} {exc.path} → {exc.status}: {exc.body}") from None
+
+
 @dataclass
-class MockApi:
-    """The handle the ``mockapi`` fixture yields."""
+class _Handle:
+    """What both faces share: where the server is and the world it plays."""
 
     url: str
     scenario: Scenario
-
-    async def _request(self, method: str, path: str, **kwargs: Any) -> Any:
-        async with (
-            aiohttp.ClientSession() as session,
-            session.request(method, self.url + path, **kwargs) as resp,
-        ):
-            body = await resp.read()
-            if resp.status >= 400:
-                raise AssertionError(f"{method} {path} → {resp.status}: {body.decode()}")
-            return json.loads(body) if body else None
+    service_token: str | None = None
 
     def _user(self, username: str) -> dict[str, Any]:
         for user in self.scenario.users:
@@ -142,67 +235,183 @@ class MockApi:
                 return group.model_dump()
         raise KeyError(f"no user {username!r} in the scenario")
 
+    def _credentials(self, username: str, password: str | None) -> tuple[str | None, bool]:
+        """The password to send (the scenario's unless given) and whether an OTP is due."""
+        user = self._user(username)
+        sent = password if password is not None else user.get("password")
+        return sent, bool(user.get("otp"))
+
+    def _ws_url(self, token: str) -> str:
+        # The handle is a client: it reads its own token, it does not verify it.
+        client_id = jwt.decode(token, options={"verify_signature": False})["client_id"]
+        return f"{self.url}/api/v2/pools/ws/{client_id}/"
+
+
+def _otp_of(now: str) -> str:
+    """The OTP the mock accepts at scenario time ``now``: its date as ``%y%m%d``."""
+    return now[2:10].replace("-", "")
+
+
+class MockApi(_Handle):
+    """The handle of an ``async def`` test: every call is awaited.
+
+    ``control`` gives every control route (:class:`mockapi.client.AsyncClient`); the handle's
+    own methods are the common ones.
+    """
+
+    @contextlib.asynccontextmanager
+    async def _client(self) -> AsyncIterator[AsyncClient]:
+        # A session per call: the test's event loop may differ from test to test.
+        async with AsyncClient(self.url, self.service_token) as client:
+            with _as_assertion():
+                yield client
+
+    @property
+    def control(self) -> AsyncClient:
+        """A control client of its own (close it, or use ``async with``)."""
+        return AsyncClient(self.url, self.service_token)
+
     async def now(self) -> str:
-        clock: dict[str, Any] = await self._request("GET", "/service/clock/")
-        return str(clock["now"])
+        async with self._client() as ctl:
+            return str((await ctl.clock())["now"])
 
     async def login(
         self, username: str, password: str | None = None, otp: str | None = None
     ) -> str:
         """Log in through the real route; the password defaults to the scenario's, and the
         OTP of an OTP user to the code valid on the scenario clock now."""
-        user = self._user(username)
-        if otp is None and user.get("otp"):
-            otp = (await self.now())[2:10].replace("-", "")
-        body = {
-            "username": username,
-            "password": password if password is not None else user.get("password"),
-            "ldap": False,
-            "otp_code": otp,
-        }
-        answer = await self._request("POST", "/api/v2/users/login/", json=body)
-        return str(answer["data"]["access_token"])
+        password, wants_otp = self._credentials(username, password)
+        async with self._client() as ctl:
+            if otp is None and wants_otp:
+                otp = _otp_of(str((await ctl.clock())["now"]))
+            return await ctl.login(username, password, otp)
 
     async def advance(self, seconds: float) -> dict[str, Any]:
         """Advance the manual clock; returns after the frames it caused reached the sockets."""
-        result: dict[str, Any] = await self._request(
-            "POST", "/service/clock/", json={"advance_s": seconds}
-        )
-        return result
+        async with self._client() as ctl:
+            return await ctl.advance(seconds)
 
-    async def force(self, task_id: str, status: str) -> dict[str, Any]:
+    async def force(self, task_id: str | uuid.UUID, status: str) -> dict[str, Any]:
         """Force a task's status (pushed to the owner's sockets like any change)."""
-        result: dict[str, Any] = await self._request(
-            "POST", f"/service/tasks/{task_id}/", json={"status": status}
-        )
-        return result["data"]  # type: ignore[no-any-return]
+        async with self._client() as ctl:
+            return await ctl.force(task_id, status)
 
     async def journal(self, since: int = 0) -> list[dict[str, Any]]:
         """Journal entries after ``since``, oldest first."""
-        result = await self._request("GET", f"/service/journal/?since={since}")
-        return list(result["entries"])
+        async with self._client() as ctl:
+            return list((await ctl.journal(since))["entries"])
 
     async def reset(self) -> None:
         """Back to the scenario's initial state."""
-        await self._request("POST", "/service/reset/")
+        async with self._client() as ctl:
+            await ctl.reset()
+
+    async def token(self, username: str, ttl_s: float | None = None) -> str:
+        """A token for any scenario user, MFA skipped."""
+        async with self._client() as ctl:
+            return await ctl.token(username, ttl_s)
+
+    async def wait_task(
+        self, task_id: str | uuid.UUID, status: str, **options: Any
+    ) -> dict[str, Any]:
+        """Until the task has ``status``, on the scenario clock (``timeout``, ``advance``,
+        ``step``, ``since``: see :mod:`mockapi.client.core`)."""
+        async with self._client() as ctl:
+            return await ctl.wait_task(task_id, status, **options)
+
+    async def wait_frame(self, user: str, **options: Any) -> dict[str, Any]:
+        """Until a task frame has gone to ``user``; its journal entry."""
+        async with self._client() as ctl:
+            return await ctl.wait_frame(user, **options)
+
+    async def wait_journal(
+        self, match: Mapping[str, Any] | Callable[[Mapping[str, Any]], bool], **options: Any
+    ) -> dict[str, Any]:
+        """Until a journal entry matches; the entry."""
+        async with self._client() as ctl:
+            return await ctl.wait_journal(match, **options)
 
     @contextlib.asynccontextmanager
     async def ws(self, username: str) -> AsyncIterator[Socket]:
         """An open WebSocket of ``username``, with a token from ``POST /service/tokens/``."""
         # Not login(): it cannot finish for an ADFS or hardware-token user (428), and a test
         # watching such a user's tasks needs their socket all the same.
-        issued = await self._request("POST", "/service/tokens/", json={"username": username})
-        token = str(issued["access_token"])
-        # The handle is a client: it reads its own token, it does not verify it.
-        client_id = jwt.decode(token, options={"verify_signature": False})["client_id"]
+        token = await self.token(username)
         async with (
             aiohttp.ClientSession() as session,
-            session.ws_connect(
-                f"{self.url}/api/v2/pools/ws/{client_id}/",
-                headers={"Cookie": f"JWT {token}"},
-            ) as ws,
+            session.ws_connect(self._ws_url(token), headers={"Cookie": f"JWT {token}"}) as ws,
         ):
             yield Socket(ws)
+
+
+class SyncMockApi(_Handle):
+    """The handle of a plain ``def`` test: the same methods as :class:`MockApi`, blocking."""
+
+    @contextlib.contextmanager
+    def _client(self) -> Iterator[Client]:
+        with Client(self.url, self.service_token) as client, _as_assertion():
+            yield client
+
+    @property
+    def control(self) -> Client:
+        """A control client of its own (``with`` closes it)."""
+        return Client(self.url, self.service_token)
+
+    def now(self) -> str:
+        with self._client() as ctl:
+            return str(ctl.clock()["now"])
+
+    def login(self, username: str, password: str | None = None, otp: str | None = None) -> str:
+        """As :meth:`MockApi.login`."""
+        password, wants_otp = self._credentials(username, password)
+        with self._client() as ctl:
+            if otp is None and wants_otp:
+                otp = _otp_of(str(ctl.clock()["now"]))
+            return ctl.login(username, password, otp)
+
+    def advance(self, seconds: float) -> dict[str, Any]:
+        with self._client() as ctl:
+            return ctl.advance(seconds)
+
+    def force(self, task_id: str | uuid.UUID, status: str) -> dict[str, Any]:
+        with self._client() as ctl:
+            return ctl.force(task_id, status)
+
+    def journal(self, since: int = 0) -> list[dict[str, Any]]:
+        with self._client() as ctl:
+            return list(ctl.journal(since)["entries"])
+
+    def reset(self) -> None:
+        with self._client() as ctl:
+            ctl.reset()
+
+    def token(self, username: str, ttl_s: float | None = None) -> str:
+        with self._client() as ctl:
+            return ctl.token(username, ttl_s)
+
+    def wait_task(self, task_id: str | uuid.UUID, status: str, **options: Any) -> dict[str, Any]:
+        with self._client() as ctl:
+            return ctl.wait_task(task_id, status, **options)
+
+    def wait_frame(self, user: str, **options: Any) -> dict[str, Any]:
+        with self._client() as ctl:
+            return ctl.wait_frame(user, **options)
+
+    def wait_journal(
+        self, match: Mapping[str, Any] | Callable[[Mapping[str, Any]], bool], **options: Any
+    ) -> dict[str, Any]:
+        with self._client() as ctl:
+            return ctl.wait_journal(match, **options)
+
+    @contextlib.contextmanager
+    def ws(self, username: str) -> Iterator[SyncSocket]:
+        """An open WebSocket of ``username``; ``socket.receive(timeout=5.0)`` blocks."""
+        token = self.token(username)
+        socket = SyncSocket(self._ws_url(token), f"JWT {token}").open()
+        try:
+            yield socket
+        finally:
+            socket.close()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -214,15 +423,18 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture
-def mockapi(request: pytest.FixtureRequest) -> Iterator[MockApi]:
-    """A mockapi server for this test: manual clock, default scenario unless marked."""
+def mockapi(request: pytest.FixtureRequest) -> Iterator[MockApi | SyncMockApi]:
+    """A mockapi server for this test: manual clock, default scenario unless marked; the
+    async handle for an ``async def`` test, the sync one for a ``def`` test."""
     marker = request.node.get_closest_marker("mockapi")
     options = dict(marker.kwargs) if marker else {}
     scenario = resolve_scenario(options.get("scenario"))
     settings = Settings(port=0, clock="manual", seed=options.get("seed"))
     server = ServerThread(settings, scenario)
     server.start_and_wait()
+    url = f"http://127.0.0.1:{server.port}"
+    face = MockApi if inspect.iscoroutinefunction(request.function) else SyncMockApi
     try:
-        yield MockApi(url=f"http://127.0.0.1:{server.port}", scenario=scenario)
+        yield face(url=url, scenario=scenario)
     finally:
         server.stop()

@@ -1,7 +1,8 @@
 """The ``mockapi`` command (also ``python -m mockapi``): serve, or run one of the tools.
 
 ``mockapi [options]`` serves (:mod:`mockapi.cli.serve`); ``mockapi scenario ...`` and
-``mockapi diagrams ...`` are tools. Each sub-command's module is imported only when it is
+``mockapi diagrams ...`` are tools, and ``mockapi ctl ...`` steers a running server
+(:mod:`mockapi.cli.ctl`). Each sub-command's module is imported only when it is
 asked for, so a tool does not pay for the server's imports.
 """
 
@@ -15,6 +16,7 @@ from collections.abc import Callable, Sequence
 TOOLS = {
     "scenario": "mockapi.cli.scenario",
     "diagrams": "mockapi.cli.diagrams",
+    "ctl": "mockapi.cli.ctl",
 }
 
 

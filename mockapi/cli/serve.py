@@ -15,6 +15,7 @@ import os
 import signal
 import socket
 import sys
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -49,6 +50,8 @@ other commands:
   python -m mockapi scenario check FILE   validate a scenario file (exit 0, or 2 with every problem)
   python -m mockapi scenario schema       print the scenario JSON Schema (for editors)
   python -m mockapi diagrams [--out DIR]  write the state diagrams (Mermaid) of every machine
+  python -m mockapi ctl COMMAND ...       steer a running server: clock, reset, faults, waits
+                                          (python -m mockapi ctl --help)
 
 Every option also reads MOCKAPI_<NAME> from the environment (e.g. MOCKAPI_PORT=9000);
 the option on the command line wins. Bad input exits with code 2.
@@ -79,8 +82,9 @@ def serve_parser() -> Parser:
         "--scenario",
         type=Path,
         metavar="PATH",
-        help="scenario file (TOML or JSON) describing users, pools, timings and rules "
-        "(default: the shipped default.toml, the original mock's world)",
+        help="scenario file (TOML or JSON) describing users, pools, timings and rules, "
+        "relative to the current folder; or the name of a shipped one (happy-path, mfa, "
+        "failures, load, flaky-network; default: default, the original mock's world)",
     )
     parser.add_argument(
         "--seed",
@@ -131,6 +135,14 @@ def serve_parser() -> Parser:
         f"(default {DEFAULT_IDLE_TIMEOUT_S:g}; open WebSockets are not idle)",
     )
     parser.add_argument(
+        "--ready-file",
+        type=Path,
+        metavar="PATH",
+        help="once listening, write the base URL (one line, e.g. http://127.0.0.1:41234) to "
+        "PATH, atomically; removed on exit. With --port 0, a harness waits for the file and "
+        "reads the port from it",
+    )
+    parser.add_argument(
         "--log-level",
         type=log_level,
         metavar="LEVEL",
@@ -140,6 +152,17 @@ def serve_parser() -> Parser:
     for action in options(parser):
         action.help = f"{action.help} [env {env_name(action.dest)}]"
     return parser
+
+
+def scenario_path(path: Path | None) -> Path | None:
+    """``path`` as given, or a shipped scenario's when it names one and no such file exists.
+
+    ``--scenario happy-path`` then works from any folder, as the pytest marker's names do.
+    """
+    if path is None or path.exists() or path.suffix or path.name != str(path):
+        return path
+    shipped = default_scenario_path().with_name(f"{path.name}.toml")
+    return shipped if shipped.is_file() else path
 
 
 def settings_from_args(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> Settings:
@@ -156,10 +179,12 @@ def settings_from_args(argv: Sequence[str], environ: Mapping[str, str] | None = 
             setattr(args, action.dest, from_env(parser, action, raw))
     if args.watch and args.scenario is None:
         parser.error("--watch needs --scenario PATH (the file to watch)")
+    if args.ready_file is not None and not args.ready_file.parent.is_dir():
+        parser.error(f"--ready-file: no such folder: {args.ready_file.parent}")
     return Settings(
         host=args.host or DEFAULT_HOST,
         port=DEFAULT_PORT if args.port is None else args.port,
-        scenario=args.scenario,
+        scenario=scenario_path(args.scenario),
         seed=args.seed,
         jwt_secret=args.jwt_secret,
         log_level=args.log_level or "INFO",
@@ -168,6 +193,7 @@ def settings_from_args(argv: Sequence[str], environ: Mapping[str, str] | None = 
         service_token=args.service_token,
         watch=bool(args.watch),
         idle_timeout=DEFAULT_IDLE_TIMEOUT_S if args.idle_timeout is None else args.idle_timeout,
+        ready_file=args.ready_file,
     )
 
 
@@ -195,6 +221,30 @@ def _reason(exc: OSError) -> str:
 
 def _url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def write_ready_file(path: Path, url: str) -> None:
+    """Write ``url`` to ``path`` so that a reader sees no file or the whole line, never part.
+
+    A temporary file in the same folder is renamed over ``path`` (``os.replace`` is atomic
+    within one file system); a harness polling for the file can read it as soon as it exists.
+    """
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as file:
+            file.write(url + "\n")
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+
+
+def remove_ready_file(path: Path, url: str) -> None:
+    """Remove the ready file on the way out, unless it is no longer ours (another server's)."""
+    with contextlib.suppress(OSError):
+        if path.read_text(encoding="ascii").strip() == url:
+            path.unlink()
 
 
 async def _serve(settings: Settings, scenario: Scenario, scenario_path: Path) -> None:
@@ -229,11 +279,21 @@ async def _serve(settings: Settings, scenario: Scenario, scenario_path: Path) ->
         f"clock {clock.mode} x{clock.time_scale:g}); docs at {url}/docs",
         flush=True,
     )
+    ready = settings.ready_file
     try:
+        if ready is not None:
+            try:
+                write_ready_file(ready, url)
+            except OSError as exc:
+                raise UsageError(
+                    f"cannot write the ready file {ready}: {exc.strerror or exc}"
+                ) from None
         await stop.wait()
     finally:
         log.info("shutting down")
         await runner.cleanup()
+        if ready is not None:
+            remove_ready_file(ready, url)
 
 
 def main(argv: Sequence[str]) -> int:
