@@ -149,6 +149,13 @@ def serve_parser() -> Parser:
         help=f"log verbosity, one of {', '.join(LOG_LEVELS)} (default INFO: one line per task "
         "transition and socket event)",
     )
+    parser.add_argument(
+        "--access-log",
+        type=flag,
+        metavar="on|off",
+        help="one line per request (method, path, status, user, time taken) at DEBUG level, "
+        "shown with --log-level DEBUG (default on)",
+    )
     for action in options(parser):
         action.help = f"{action.help} [env {env_name(action.dest)}]"
     return parser
@@ -194,6 +201,7 @@ def settings_from_args(argv: Sequence[str], environ: Mapping[str, str] | None = 
         watch=bool(args.watch),
         idle_timeout=DEFAULT_IDLE_TIMEOUT_S if args.idle_timeout is None else args.idle_timeout,
         ready_file=args.ready_file,
+        access_log=True if args.access_log is None else args.access_log,
     )
 
 

@@ -20,10 +20,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
+from aiohttp import hdrs, web
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+from mockapi.keys import FAULTS, HUB, RUNTIME
+from mockapi.statemachines.task import TaskKind, TaskStatus
 
 #: The text format every Prometheus server reads (version 0.0.4), which is what
 #: :func:`generate_latest` writes.
@@ -134,18 +138,24 @@ class Metrics:
         )
         self.registry.register(StateCollector(sources))
         # The labelled children: ``labels()`` validates and hashes its arguments every call.
-        self._counted: dict[tuple[str, str, int], Counter] = {}
+        self._counted: dict[tuple[str, str, int | None], Counter] = {}
         self._timed: dict[str, Histogram] = {}
 
-    def observe(self, route: str | None, method: str, status: int, seconds: float | None) -> None:
-        """Count one answer, and time it unless ``seconds`` is None (a WebSocket session)."""
+    def observe(
+        self, route: str | None, method: str, status: int | None, seconds: float | None
+    ) -> None:
+        """Count one answer, and time it unless ``seconds`` is None (a WebSocket session).
+
+        ``status`` None: nothing was sent (a fault dropped, reset or hung the connection).
+        """
         route = route or UNMATCHED
         if method not in METHODS:
             method = "other"
         key = (route, method, status)
         counter = self._counted.get(key)
         if counter is None:
-            counter = self._counted[key] = self.requests.labels(route, method, str(status))
+            code = "none" if status is None else str(status)
+            counter = self._counted[key] = self.requests.labels(route, method, code)
         counter.inc()
         if seconds is not None:
             histogram = self._timed.get(route)
@@ -156,3 +166,37 @@ class Metrics:
     def render(self) -> bytes:
         """The text exposition of every figure (what ``GET /metrics`` answers)."""
         return generate_latest(self.registry)
+
+
+#: The app's metrics: the middleware counts every answer into it.
+METRICS = web.AppKey("metrics", Metrics)
+
+
+def setup_metrics(app: web.Application) -> Metrics:
+    """Give ``app`` its registry, reading the hub, the runtime and the fault engine."""
+    hub, runtime, faults = app[HUB], app[RUNTIME], app[FAULTS]
+    metrics = Metrics(
+        Sources(
+            sockets=lambda: len(hub.peers()),
+            tasks=lambda: [(task.kind.value, task.state) for task in runtime.world.tasks.values()],
+            task_kinds=tuple(kind.value for kind in TaskKind),
+            task_statuses=tuple(status.value for status in TaskStatus),
+            world=lambda: {
+                "users": len(runtime.world.users),
+                "pools": len(runtime.world.pools),
+                "machines": len(runtime.world.machines),
+                "tasks": len(runtime.world.tasks),
+            },
+            frames=lambda: faults.frames,
+            faults=lambda: faults.fired,
+        )
+    )
+    app[METRICS] = metrics
+    return metrics
+
+
+async def metrics_page(request: web.Request) -> web.StreamResponse:
+    """``GET /metrics``: every figure in the Prometheus text format (version 0.0.4)."""
+    return web.Response(
+        body=request.app[METRICS].render(), headers={hdrs.CONTENT_TYPE: CONTENT_TYPE}
+    )

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from mockapi.clock import Clock
+from mockapi.domain.clock import Clock
 
 #: The pages nginx sends for these statuses, byte for byte (``ngx_http_special_response.c``:
 #: the page, then its common tail), CRLF line ends included.
@@ -136,6 +136,10 @@ class Stalls:
         """End every hold now."""
         for stall in tuple(self._held):
             _settle(stall.waiter, False)
+
+
+#: The app's holds (hung requests, trickled bodies): released at a reset and at shutdown.
+STALLS = web.AppKey("stalls", Stalls)
 
 
 def _settle(waiter: asyncio.Future[bool], value: bool) -> None:

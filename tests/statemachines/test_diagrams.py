@@ -17,9 +17,11 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "diagrams"
 @pytest.mark.parametrize("name", sorted(MACHINES))
 def test_committed_diagram_is_up_to_date(name: str) -> None:
     committed = DOCS / f"{name}.mmd"
-    assert committed.exists(), f"run: python -m mockapi diagrams (missing {committed})"
+    assert committed.exists(), (
+        f"run: python -m mockapi diagrams --out docs/diagrams (missing {committed})"
+    )
     assert committed.read_text(encoding="utf-8") == render_all()[f"{name}.mmd"], (
-        f"{committed} is stale: run python -m mockapi diagrams"
+        f"{committed} is stale: run python -m mockapi diagrams --out docs/diagrams"
     )
 
 

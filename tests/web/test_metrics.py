@@ -7,10 +7,10 @@ from collections import Counter as Tally
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from mockapi.scenario import default_scenario_path, load_scenario
+from mockapi.domain.scenario import default_scenario_path, load_scenario
+from mockapi.domain.world import World
+from mockapi.statemachines.task import TaskKind, TaskStatus
 from mockapi.web.metrics import LATENCY_BUCKETS, Metrics, Sources
-from mockapi.world import World
-from statemachines.task import TaskKind, TaskStatus
 
 
 def samples(metrics: Metrics) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:

@@ -15,7 +15,7 @@ import requests
 from aiohttp import web
 from yarl import URL
 
-from mockapi.clock import Clock
+from mockapi.domain.clock import Clock
 from mockapi.web.transport import (
     PROXY_STATUSES,
     Stalls,
