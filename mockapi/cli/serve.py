@@ -49,7 +49,7 @@ SERVE_EPILOG = """\
 other commands:
   python -m mockapi scenario check FILE   validate a scenario file (exit 0, or 2 with every problem)
   python -m mockapi scenario schema       print the scenario JSON Schema (for editors)
-  python -m mockapi diagrams [--out DIR]  write the state diagrams (Mermaid) of every machine
+  python -m mockapi diagrams [NAME]       print the state diagrams (Mermaid); --out DIR writes files
   python -m mockapi ctl COMMAND ...       steer a running server: clock, reset, faults, waits
                                           (python -m mockapi ctl --help)
 
