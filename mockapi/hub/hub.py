@@ -404,18 +404,13 @@ class Hub:
         """Wait until the frames queued for ``peer`` were handed over (or it dropped)."""
         if not peer.gone and peer.handled < peer.accepted:
             # The flush waiters: resolved once the writer handed these frames over, or when
-            # the socket drops or stalls (a client that does not read gets its end anyway).
+            # the socket drops or stalls (a client that does not read gets its close anyway).
             waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             peer.wait_for(peer.accepted, partial(_resolve, waiter))
             await waiter
 
     async def _close_when_sent(self, peer: Peer, code: int, message: bytes) -> None:
-        if not peer.gone and peer.handled < peer.accepted:
-            # The flush waiters: resolved once the writer handed these frames over, or when
-            # the socket drops or stalls (a client that does not read gets its close anyway).
-            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            peer.wait_for(peer.accepted, partial(_resolve, waiter))
-            await waiter
+        await self._sent(peer)
         await self.close_socket(peer, code, message)
 
     async def close_socket(self, peer: Peer, code: int, message: bytes = b"") -> None:

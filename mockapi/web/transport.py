@@ -231,7 +231,9 @@ async def send_trickled(
             break
         # The time at which the next step's bytes are due.
         wait_s = (min(end, sent + step) - step) / bytes_per_s - (clock.time() - start)
-        holding = await stalls.wait(max(wait_s, 0.0), alive)
+        # Never a zero wait: under a manual clock a timer due "now" would wait for an advance
+        # anyway, and a positive one keeps this loop from spinning on float rounding.
+        holding = await stalls.wait(max(wait_s, _EPSILON), alive)
         if not alive():
             return stream
     if keep is not None and keep < len(body):
