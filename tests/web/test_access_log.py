@@ -38,9 +38,11 @@ async def test_a_fault_that_sent_nothing_is_logged_with_a_dash(
 ) -> None:
     resp = await client.post("/service/faults/", json={"path": "/api/v2/version/", "drop": True})
     assert resp.status == 201
-    with caplog.at_level(logging.DEBUG, logger="mockapi.access"):
-        with pytest.raises(aiohttp.ServerDisconnectedError):
-            await client.get("/api/v2/version/")
+    with (
+        caplog.at_level(logging.DEBUG, logger="mockapi.access"),
+        pytest.raises(aiohttp.ServerDisconnectedError),
+    ):
+        await client.get("/api/v2/version/")
     assert any(line.startswith("GET /api/v2/version/ - user=- ") for line in access_lines(caplog))
 
 
