@@ -418,3 +418,12 @@ async def test_a_deaf_socket_never_holds_up_shutdown() -> None:
         assert msg.type is WSMsgType.CLOSED
         assert ws.close_code == 1006
         await session.close()
+
+
+async def test_the_openapi_fault_schema_has_every_transport_key(live: Live) -> None:
+    async with live.session.get(live.at("/openapi.json")) as resp:
+        schemas = (await resp.json())["components"]["schemas"]
+    properties = schemas["FaultSpec"]["properties"]
+    for key in ("reset", "hang", "truncate", "trickle_bps", "proxy_error", "abort", "deaf"):
+        assert key in properties, key
+    assert properties["proxy_error"]["anyOf"][0] == {"enum": [502, 504], "type": "integer"}
