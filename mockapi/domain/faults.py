@@ -2,7 +2,8 @@
 
 A fault matches HTTP requests (``method``, ``path``, ``user``) or task frames (``user``,
 ``frame_status``, ``frame_kind``) and does something to them: it delays, fails or drops an
-answer, or closes, loses or delays WebSocket frames. ``probability`` is drawn from a generator
+answer, resets, hangs, cuts or slows its connection, answers as a reverse proxy would, or
+closes, aborts, deafens, loses or delays WebSocket frames. ``probability`` is drawn from a generator
 of the fault's own, seeded from the scenario seed and the fault id: the same seed faults the
 same requests, and adding a fault shifts neither the task outcomes (the world's generator) nor
 the draws of the other faults. The first matching fault that fires wins; a fault's ``count``
