@@ -133,9 +133,11 @@ def _record(
         request.match_info.route.name, request.method, sent, None if status == 101 else elapsed
     )
     if app[SETTINGS].access_log and access_log.isEnabledFor(logging.DEBUG):
+        # A decoded path may hold a line break (%0A): escaped, it cannot forge a log line.
+        shown = path if path.isprintable() else ascii(path)
         access_log.debug(
             "%s %s %s user=%s %.2fms",
-            request.method, path, "-" if sent is None else sent, user or "-", elapsed * 1000,
+            request.method, shown, "-" if sent is None else sent, user or "-", elapsed * 1000,
         )  # fmt: skip
     # The dashboard's own page, files and feed would bury the API traffic a test inspects.
     if not is_journaled(path):

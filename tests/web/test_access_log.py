@@ -54,3 +54,14 @@ async def test_off_writes_no_line_even_at_debug(
     with caplog.at_level(logging.DEBUG, logger="mockapi.access"):
         assert (await client.get("/api/v2/health/")).status == 200
     assert access_lines(caplog) == []
+
+
+async def test_a_path_with_a_line_break_cannot_forge_a_log_line(
+    client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.DEBUG, logger="mockapi.access"):
+        resp = await client.get("/api/v2/x%0A2026-01-01 INFO mockapi: forged/")
+        assert resp.status == 404
+    (line,) = access_lines(caplog)
+    assert "\n" not in line
+    assert line.startswith("GET '/api/v2/x\\n2026-01-01 INFO mockapi: forged/' 404 user=- ")
