@@ -34,7 +34,9 @@ from mockapi.pages.render import setup_pages
 from mockapi.routes import setup_routes
 from mockapi.settings import Settings
 from mockapi.statemachines.login import build_login_machine
+from mockapi.web.metrics import setup_metrics
 from mockapi.web.middleware import request_middleware
+from mockapi.web.transport import STALLS, Stalls
 
 #: The original's limit; a larger body gets 413 in the error shape.
 MAX_BODY = 1024 * 1024
@@ -62,6 +64,7 @@ async def _close_sockets(app: web.Application) -> None:
     # on_shutdown runs before the server waits for handlers, so open sockets end at once (1001)
     # and requests held by a delay fault go on instead of waiting for a clock that has stopped.
     app[FAULTS].release()
+    app[STALLS].release()  # hung requests close, trickled bodies go out whole
     await app[HUB].close_all()
 
 
@@ -94,6 +97,7 @@ def create_app(
         ClockOverrides(time_scale=settings.time_scale, mode=settings.clock, seed=settings.seed),
     )
     faults.load(runtime.scenario.faults, runtime.world)
+    stalls = Stalls(clock)
 
     def restore() -> None:
         # What a reset restores, the one place that says it: the runtime has just rebuilt the
@@ -101,6 +105,7 @@ def create_app(
         # faults come back and the journal starts over. Every reset goes through here: the
         # control API's reset, a new scenario, a --watch reload.
         faults.load(runtime.scenario.faults, runtime.world)
+        stalls.release()
         journal.clear()
 
     runtime.on_reset.add(restore)
@@ -116,6 +121,7 @@ def create_app(
     app[RUNTIME] = runtime
     app[JOURNAL] = journal
     app[FAULTS] = faults
+    app[STALLS] = stalls
     app[LOGIN_MACHINE] = build_login_machine()
     # Pages (dashboard, docs, ADFS sign-in) render from the package's templates, autoescape
     # on; Jinja2 is loaded with the first page, not at start-up (mockapi.pages.render).
@@ -128,5 +134,6 @@ def create_app(
         app.cleanup_ctx.append(_watching)
     # The live dashboard hears every change of the clock, the runtime and the hub.
     setup_dashboard(app)
+    setup_metrics(app)
     setup_routes(app)
     return app

@@ -50,6 +50,7 @@ from mockapi.web.bodies import (
     TokenBody,
     VersionBody,
 )
+from mockapi.web.metrics import metrics_page
 from mockapi.web.route import (
     ROUTE_TABLE,
     Answer,
@@ -221,6 +222,14 @@ ROUTES: tuple[Route, ...] = (
           "Remove a fault", "control", path_params=control.FaultPath,
           responses={204: empty("Removed."), 404: errors("No such fault.", NOT_FOUND)}),
     # -- documents -----------------------------------------------------------------------------
+    Route("GET", "/metrics", metrics_page, "metrics", "Prometheus metrics", "meta",
+          description=(
+              "Requests by route, method and status; a latency histogram; open WebSockets;"
+              " task frames sent, lost and delayed; faults fired by action; tasks by kind and"
+              " status; the world's size. The Prometheus text format, version 0.0.4. Never"
+              " journaled, never faulted."
+          ),
+          responses={200: Answer("The figures.", media={"text/plain": {"type": "string"}})}),
     Route("GET", "/openapi.json", docs.openapi_json, "openapi", "This document (OpenAPI 3.1)",
           "docs", responses={200: _JSON_DOCUMENT}),
     Route("GET", "/asyncapi.json", docs.asyncapi_json, "asyncapi",

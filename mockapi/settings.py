@@ -33,3 +33,5 @@ class Settings:
     idle_timeout: float = DEFAULT_IDLE_TIMEOUT_S
     #: Where to write the base URL once the server listens (removed on exit); None: nowhere.
     ready_file: Path | None = None
+    #: One DEBUG line per request on the ``mockapi.access`` logger (``--access-log``).
+    access_log: bool = True

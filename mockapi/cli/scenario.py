@@ -49,18 +49,30 @@ def parser() -> Parser:
     return root
 
 
+#: Sections counted into another one rather than on their own: a group's users are users.
+_FOLDED = {"user_groups": "users"}
+#: Singular words of the sections' counts.
+_WORDS = {"users": "user", "pools": "pool", "machines": "machine", "tasks": "task",
+          "rules": "rule", "faults": "fault"}  # fmt: skip
+
+
 def summary(scenario: Scenario) -> str:
-    """What a scenario holds, counted as the server will build it."""
-    users = len(scenario.users) + sum(group.count for group in scenario.user_groups)
-    free = sum(pool.free_machines for pool in scenario.pools)
-    counts = {
-        "user": users,
-        "pool": len(scenario.pools),
-        "machine": len(scenario.machines) + free,
-        "task": len(scenario.tasks),
-        "rule": len(scenario.rules),
-    }
-    return ", ".join(f"{n} {word}{'' if n == 1 else 's'}" for word, n in counts.items())
+    """What a scenario holds, counted as the server will build it: every list section.
+
+    The sections are read from the model, so a new section is counted without a change here.
+    """
+    counts: dict[str, int] = {}
+    for name in type(scenario).model_fields:
+        items = getattr(scenario, name)
+        if not isinstance(items, list) or name in _FOLDED:
+            continue
+        counts[name] = len(items)
+    counts["users"] += sum(group.count for group in scenario.user_groups)
+    counts["machines"] += sum(pool.free_machines for pool in scenario.pools)
+    return ", ".join(
+        f"{n} {_WORDS.get(name, name.rstrip('s'))}{'' if n == 1 else 's'}"
+        for name, n in counts.items()
+    )
 
 
 def check(files: Sequence[Path]) -> int:

@@ -49,7 +49,7 @@ SERVE_EPILOG = """\
 other commands:
   python -m mockapi scenario check FILE   validate a scenario file (exit 0, or 2 with every problem)
   python -m mockapi scenario schema       print the scenario JSON Schema (for editors)
-  python -m mockapi diagrams [--out DIR]  write the state diagrams (Mermaid) of every machine
+  python -m mockapi diagrams [NAME]       print the state diagrams (Mermaid); --out DIR writes files
   python -m mockapi ctl COMMAND ...       steer a running server: clock, reset, faults, waits
                                           (python -m mockapi ctl --help)
 
@@ -149,6 +149,13 @@ def serve_parser() -> Parser:
         help=f"log verbosity, one of {', '.join(LOG_LEVELS)} (default INFO: one line per task "
         "transition and socket event)",
     )
+    parser.add_argument(
+        "--access-log",
+        type=flag,
+        metavar="on|off",
+        help="one line per request (method, path, status, user, time taken) at DEBUG level, "
+        "shown with --log-level DEBUG (default on)",
+    )
     for action in options(parser):
         action.help = f"{action.help} [env {env_name(action.dest)}]"
     return parser
@@ -194,6 +201,7 @@ def settings_from_args(argv: Sequence[str], environ: Mapping[str, str] | None = 
         watch=bool(args.watch),
         idle_timeout=DEFAULT_IDLE_TIMEOUT_S if args.idle_timeout is None else args.idle_timeout,
         ready_file=args.ready_file,
+        access_log=True if args.access_log is None else args.access_log,
     )
 
 

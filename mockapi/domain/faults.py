@@ -2,7 +2,8 @@
 
 A fault matches HTTP requests (``method``, ``path``, ``user``) or task frames (``user``,
 ``frame_status``, ``frame_kind``) and does something to them: it delays, fails or drops an
-answer, or closes, loses or delays WebSocket frames. ``probability`` is drawn from a generator
+answer, resets, hangs, cuts or slows its connection, answers as a reverse proxy would, or
+closes, aborts, deafens, loses or delays WebSocket frames. ``probability`` is drawn from a generator
 of the fault's own, seeded from the scenario seed and the fault id: the same seed faults the
 same requests, and adding a fault shifts neither the task outcomes (the world's generator) nor
 the draws of the other faults. The first matching fault that fires wins; a fault's ``count``
@@ -55,6 +56,21 @@ class Sockets(Protocol):
 
     def close_after_sent(self, user_id: uuid.UUID, code: int) -> int:
         """Close the user's sockets with ``code`` once what was queued is sent; how many."""
+        ...
+
+    def abort_after_sent(self, user_id: uuid.UUID) -> int:
+        """End the user's connections without a close frame once what was queued is sent."""
+        ...
+
+    def deafen(self, user_id: uuid.UUID) -> tuple[int, Callable[[], int]]:
+        """Stop sending to the user's sockets and answering their pings.
+
+        Returns how many sockets went deaf, and what aborts them (how many were still open).
+        """
+        ...
+
+    def abort_deaf(self) -> int:
+        """Abort every deaf socket now (a reset); how many."""
         ...
 
 
@@ -160,6 +176,10 @@ class FaultEngine:
         #: Users whose next frames are being lost by ``lose_frames``.
         self._bursts: dict[uuid.UUID, _Burst] = {}
         self._sleepers: set[asyncio.Future[None]] = set()
+        #: Task frames by fate since start (``sent`` counts a delayed frame when it goes), and
+        #: the actions faults took, by name: read by ``GET /metrics``.
+        self.frames: dict[str, int] = {"sent": 0, "lost": 0, "delayed": 0}
+        self.fired: dict[str, int] = {}
 
     # -- loading and the control API -------------------------------------------------------
     def load(self, specs: Sequence[FaultSpec], world: World) -> None:
@@ -171,6 +191,8 @@ class FaultEngine:
         self._held.clear()
         self._bursts.clear()
         self.release()
+        # A deaf socket's timer went with the clock's: the reset ends its silence now.
+        self.sockets.abort_deaf()
         self._world = world
         self.faults = []
         given = {spec.id for spec in specs if spec.id is not None}
@@ -306,7 +328,8 @@ class FaultEngine:
             _resolve(waiter)
 
     def note_http(self, hit: HttpHit, action: str, method: str, path: str, **fields: Any) -> None:
-        """Journal and log what a fault did to a request."""
+        """Journal and log what a fault did to a request, and count the action."""
+        self.fired[action] = self.fired.get(action, 0) + 1
         self.journal.record(
             "fault",
             fault=hit.fault.id,
@@ -336,28 +359,52 @@ class FaultEngine:
                 burst.left -= 1
                 if burst.left == 0:
                     del self._bursts[user_id]
-                self._note_ws(burst.fault, "lose_frames", user_id, frame=frame, left=burst.left)
+                self.frames["lost"] += 1
+                self._note_ws(
+                    burst.fault, "lose_frames", user_id, fired=False, frame=frame, left=burst.left
+                )
                 return
             fault = self._match_frame(user_id, frame)
         if fault is None:
             self._send(user_id, frame)
             return
         spec = fault.spec
+        ends = spec.close is not None or spec.abort
+        if spec.deaf:
+            self._deafen(fault, user_id, frame)
+            return
         if spec.lose_frames is not None:
             left = spec.lose_frames - 1
             if left:
                 self._bursts[user_id] = _Burst(fault, left)
+            self.frames["lost"] += 1
             self._note_ws(fault, "lose_frames", user_id, frame=frame, left=left)
-            if spec.close is not None:
+            if ends:
                 self._send(user_id, None, close=fault)
             return
         if spec.delay_frames_s is not None:
+            self.frames["delayed"] += 1
             self._note_ws(
                 fault, "delay_frames_s", user_id, frame=frame, delay_frames_s=spec.delay_frames_s
             )
-            self._hold(user_id, frame, spec.delay_frames_s, close=fault if spec.close else None)
+            self._hold(user_id, frame, spec.delay_frames_s, close=fault if ends else None)
             return
         self._send(user_id, frame, close=fault)
+
+    def _deafen(self, fault: ActiveFault, user_id: uuid.UUID, frame: dict[str, Any]) -> None:
+        """The user's open sockets go deaf; after ``delay_s`` (if given) they are aborted."""
+        sockets, abort = self.sockets.deafen(user_id)
+        self.frames["lost"] += 1
+        delay_s = fault.spec.delay_s
+        self._note_ws(fault, "deaf", user_id, frame=frame, sockets=sockets, delay_s=delay_s)
+        if delay_s is None:
+            return
+
+        def end() -> None:
+            aborted = abort()
+            self._note_ws(fault, "abort", user_id, fired=False, sockets=aborted, after="deaf")
+
+        self.clock.call_later(delay_s, end)
 
     @property
     def _on_frames(self) -> bool:
@@ -423,14 +470,30 @@ class FaultEngine:
         self, user_id: uuid.UUID, frame: dict[str, Any] | None, close: ActiveFault | None
     ) -> None:
         if frame is not None:
+            self.frames["sent"] += 1
             self.deliver(user_id, frame)
-        if close is not None and close.spec.close is not None:
+        if close is not None and close.spec.abort:
+            sockets = self.sockets.abort_after_sent(user_id)
+            self._note_ws(close, "abort", user_id, frame=frame, sockets=sockets)
+        elif close is not None and close.spec.close is not None:
             sockets = self.sockets.close_after_sent(user_id, close.spec.close)
             self._note_ws(
                 close, "close", user_id, frame=frame, code=close.spec.close, sockets=sockets
             )
 
-    def _note_ws(self, fault: ActiveFault, action: str, user_id: uuid.UUID, **fields: Any) -> None:
+    def _note_ws(
+        self,
+        fault: ActiveFault,
+        action: str,
+        user_id: uuid.UUID,
+        *,
+        fired: bool = True,
+        **fields: Any,
+    ) -> None:
+        """Journal and log what a fault did to frames; count the action unless it is the
+        continuation of one already counted (the rest of a loss burst, a deaf socket's end)."""
+        if fired:
+            self.fired[action] = self.fired.get(action, 0) + 1
         user = self._world.users.get(user_id) if self._world is not None else None
         username = user.username if user is not None else None
         self.journal.record("fault", fault=fault.id, action=action, user=username, **fields)

@@ -45,8 +45,16 @@ FrameKind = Literal["POOL_EXPAND", "GLINT_START"]
 Delay = Annotated[float, Field(gt=0, le=MAX_DELAY_S, allow_inf_nan=False)]
 #: It names the fault in a URL (``DELETE /service/faults/{id}/``): one plain path segment.
 FaultId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
-HTTP_ACTIONS = ("delay_s", "status", "drop")
-WS_ACTIONS = ("close", "lose_frames", "delay_frames_s")
+HTTP_ACTIONS = (
+    "delay_s", "status", "drop", "reset", "hang", "truncate", "trickle_bps", "proxy_error",
+)  # fmt: skip
+WS_ACTIONS = ("close", "lose_frames", "delay_frames_s", "abort", "deaf")
+#: HTTP actions after which nothing at all is sent: each excludes every answer and the others.
+_SILENT = ("drop", "reset", "hang")
+#: HTTP actions that are the answer instead of the handler's.
+_ANSWERS = ("status", "proxy_error")
+#: The largest trickle rate: past a megabyte a second a trickle is no longer slow.
+MAX_TRICKLE_BPS = 1024 * 1024
 
 
 class FaultSpec(DeferredModel):
@@ -70,10 +78,18 @@ class FaultSpec(DeferredModel):
     body: Any = None
     headers: dict[str, str] | None = None
     drop: bool = False
+    # -- what it does to the connection of an HTTP request ---------------------------------
+    reset: bool = False
+    hang: bool = False
+    truncate: Annotated[int, Field(ge=0)] | None = None
+    trickle_bps: Annotated[int, Field(ge=1, le=MAX_TRICKLE_BPS)] | None = None
+    proxy_error: Literal[502, 504] | None = None
     # -- what it does to the user's WebSockets ---------------------------------------------
     close: int | None = None
     lose_frames: Annotated[int, Field(ge=1)] | None = None
     delay_frames_s: Delay | None = None
+    abort: bool = False
+    deaf: bool = False
 
     @field_validator("method")
     @classmethod
@@ -121,30 +137,61 @@ class FaultSpec(DeferredModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> FaultSpec:
-        http = [name for name in HTTP_ACTIONS if self.has(name)]
         ws = [name for name in WS_ACTIONS if self.has(name)]
+        # With deaf, delay_s is how long the socket stays deaf: a WebSocket key then.
+        http = [
+            name
+            for name in HTTP_ACTIONS
+            if self.has(name) and not (name == "delay_s" and self.deaf)
+        ]
         if not http and not ws:
             raise ValueError(
-                "no action: give delay_s, status or drop (HTTP), or close, lose_frames or"
-                " delay_frames_s (WebSocket)"
+                "no action: give delay_s, status, drop, reset, hang, truncate, trickle_bps or"
+                " proxy_error (HTTP), or close, lose_frames, delay_frames_s, abort or deaf"
+                " (WebSocket)"
             )
         if http and ws:
             raise ValueError(
                 f"{http[0]} acts on HTTP and {ws[0]} on WebSockets: make them two faults"
             )
-        if http and (self.frame_status is not None or self.frame_kind is not None):
+        if http:
+            self._consistent_http(http)
+        else:
+            self._consistent_ws(ws)
+        return self
+
+    def _consistent_http(self, actions: list[str]) -> None:
+        if self.frame_status is not None or self.frame_kind is not None:
             raise ValueError(
                 "frame_status and frame_kind match frames: an HTTP fault cannot use them"
             )
-        if ws and (self.method is not None or self.path is not None):
-            raise ValueError("method and path match requests: a WebSocket fault cannot use them")
+        silent = [name for name in _SILENT if name in actions]
+        sent = [name for name in actions if name not in _SILENT and name != "delay_s"]
         if self.status is not None and self.drop:
             raise ValueError("status and drop: a dropped answer has no status")
+        if len(silent) > 1:
+            raise ValueError(f"{silent[0]} and {silent[1]}: a connection ends only one way")
+        if silent and sent:
+            raise ValueError(f"{silent[0]} and {sent[0]}: after {silent[0]} nothing is sent")
+        answers = [name for name in _ANSWERS if name in actions]
+        if len(answers) > 1:
+            raise ValueError("status and proxy_error: give one answer")
         if self.status is None and (self.body is not None or self.headers is not None):
             raise ValueError("body and headers are the answer of status: give status")
+
+    def _consistent_ws(self, actions: list[str]) -> None:
+        if self.method is not None or self.path is not None:
+            raise ValueError("method and path match requests: a WebSocket fault cannot use them")
         if self.lose_frames is not None and self.delay_frames_s is not None:
             raise ValueError("lose_frames and delay_frames_s: a lost frame cannot also be late")
-        return self
+        if self.abort and self.close is not None:
+            raise ValueError("abort and close: an aborted socket sends no close frame")
+        if self.deaf and len(actions) > 1:
+            other = next(name for name in actions if name != "deaf")
+            raise ValueError(
+                f"deaf and {other}: a deaf socket sends nothing and ends aborted (delay_s says"
+                " when)"
+            )
 
     def has(self, name: str) -> bool:
         """Whether the key ``name`` is set (not None, not false)."""
@@ -154,7 +201,7 @@ class FaultSpec(DeferredModel):
     @property
     def on_http(self) -> bool:
         """Whether this fault acts on HTTP requests (else on WebSocket frames)."""
-        return any(self.has(name) for name in HTTP_ACTIONS)
+        return not any(self.has(name) for name in WS_ACTIONS)
 
 
 class FaultOut(FaultSpec):

@@ -16,7 +16,7 @@ JOURNAL_PATH = "/service/journal/"
 #: bury the traffic a test inspects) and never faulted (a catch-all fault must not take down
 #: the page a person uses to remove it).
 TOOL_PREFIXES = ("/dashboard/", "/docs")
-TOOL_PATHS = frozenset({"/", "/openapi.json", "/asyncapi.json"})
+TOOL_PATHS = frozenset({"/", "/openapi.json", "/asyncapi.json", "/metrics"})
 
 
 def is_service_path(path: str) -> bool:

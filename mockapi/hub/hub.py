@@ -28,6 +28,7 @@ from aiohttp import WSCloseCode, web
 
 from mockapi.domain.listeners import Listeners
 from mockapi.hub._frames import text_frame
+from mockapi.hub._silence import silence
 from mockapi.jsonfmt import dumps
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,8 @@ class Peer:
     #: False until the 101 went out: frames published during the handshake wait in the queue.
     ready: bool = False
     gone: bool = False
+    #: Made deaf by a fault: nothing is sent to it nor read from it until it is aborted.
+    deaf: bool = False
     #: The code the hub closed this socket with (aiohttp reports 1000 for any close it
     #: initiated from another task, so the log keeps the real one).
     closed_with: int | None = None
@@ -341,13 +344,73 @@ class Hub:
             task.add_done_callback(self._closers.discard)
         return len(peers)
 
-    async def _close_when_sent(self, peer: Peer, code: int, message: bytes) -> None:
+    def abort_after_sent(self, user_id: uuid.UUID) -> int:
+        """End every open connection of ``user_id`` without a close frame, once the frames
+        queued for it went out: the client sees the TCP connection close (1006).
+
+        Never waits; returns how many sockets will be aborted.
+        """
+        peers = [peer for peer in self._peers.get(user_id, ()) if not peer.gone]
+        for peer in peers:
+            task = asyncio.get_running_loop().create_task(self._abort_when_sent(peer))
+            self._closers.add(task)
+            task.add_done_callback(self._closers.discard)
+        return len(peers)
+
+    async def _abort_when_sent(self, peer: Peer) -> None:
+        await self._sent(peer)
+        self._drop(peer)
+        peer.closed_with = peer.closed_with or int(WSCloseCode.ABNORMAL_CLOSURE)
+        await _stop(peer.writer)
+        if peer.transport is not None:
+            # close, not abort: what was written still goes out, then a FIN and no close frame.
+            peer.transport.close()
+
+    def deafen(self, user_id: uuid.UUID) -> tuple[int, Callable[[], int]]:
+        """Make every open socket of ``user_id`` deaf: no frame sent, no ping answered.
+
+        Returns how many went deaf and what aborts them later (it says how many were still
+        open). Frames already queued for them are dropped.
+        """
+        peers = [peer for peer in self._peers.get(user_id, ()) if not peer.gone]
+        for peer in peers:
+            self._drop(peer)
+            peer.deaf = True
+            peer.closed_with = int(WSCloseCode.ABNORMAL_CLOSURE)
+            silence(peer.ws)
+            log.info("socket of %s is deaf", peer.username)
+
+        def abort() -> int:
+            return sum(self._abort(peer) for peer in peers)
+
+        return len(peers), abort
+
+    def abort_deaf(self) -> int:
+        """Abort every deaf socket now; how many."""
+        return sum(self._abort(peer) for peer in list(self._all()) if peer.deaf)
+
+    def _abort(self, peer: Peer) -> bool:
+        """End ``peer``'s connection at once; False if it had ended already."""
+        transport = peer.transport
+        if transport is None or transport.is_closing():
+            return False
+        if isinstance(transport, asyncio.WriteTransport):
+            transport.abort()
+        else:
+            transport.close()
+        return True
+
+    async def _sent(self, peer: Peer) -> None:
+        """Wait until the frames queued for ``peer`` were handed over (or it dropped)."""
         if not peer.gone and peer.handled < peer.accepted:
             # The flush waiters: resolved once the writer handed these frames over, or when
             # the socket drops or stalls (a client that does not read gets its close anyway).
             waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             peer.wait_for(peer.accepted, partial(_resolve, waiter))
             await waiter
+
+    async def _close_when_sent(self, peer: Peer, code: int, message: bytes) -> None:
+        await self._sent(peer)
         await self.close_socket(peer, code, message)
 
     async def close_socket(self, peer: Peer, code: int, message: bytes = b"") -> None:
@@ -401,6 +464,9 @@ class Hub:
         """Close every socket with 1001 (server shutdown)."""
         self.closing = True
         for peer in list(self._all()):
+            if peer.deaf:
+                self._abort(peer)  # deaf to the end: no close frame
+                continue
             self._spawn_close(peer, WSCloseCode.GOING_AWAY, b"server shutdown")
         while self._closers:  # a close can fail a writer, which spawns one more close
             await asyncio.wait(list(self._closers))

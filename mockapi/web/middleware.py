@@ -14,12 +14,18 @@ stages, outermost first, keep the guarantees of the four middlewares it replaces
    (:func:`mockapi.web.errors.error_response`); a redirect passes through as an exception.
 
 A request that no fault matches (always the case when there are none) takes the short path:
-the guard, the handler and one journal entry.
+the guard, the handler, one journal entry, its count and time for ``GET /metrics``
+(:mod:`mockapi.web.metrics`) and, when the access log is on, one DEBUG line.
+
+Transport faults (``reset``, ``hang``, ``truncate``, ``trickle_bps``, ``proxy_error``) act
+here too, through :mod:`mockapi.web.transport`.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import time
 from dataclasses import dataclass
 
 from aiohttp import hdrs, web
@@ -35,7 +41,21 @@ from mockapi.jsonfmt import dumps
 from mockapi.keys import FAULTS, JOURNAL, RUNTIME, SETTINGS
 from mockapi.web.auth import USER_KEY, identify
 from mockapi.web.errors import answer, error_response
+from mockapi.web.metrics import METRICS
 from mockapi.web.rules import SERVICE_TOKEN_HEADER, is_websocket_upgrade, service_token_ok
+from mockapi.web.transport import (
+    STALLS,
+    body_of,
+    connected,
+    proxy_error_response,
+    reset_connection,
+    send_trickled,
+    send_truncated,
+)
+
+#: One line per request (method, path, status, user, time taken) at DEBUG, unless
+#: ``--access-log off``: a 403 or a 428 then leaves a trace in the terminal.
+access_log = logging.getLogger("mockapi.access")
 
 
 @dataclass(slots=True)
@@ -59,18 +79,19 @@ def note_user(request: web.Request, username: str) -> None:
 @web.middleware
 async def request_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Answer the request through the stages of the module docstring, and journal the answer."""
+    started = time.perf_counter()
     app = request.app  # a property that asks the match info: read once, passed on
     faults = app[FAULTS]
     if faults.on_http:
         hit = await faults.match_http(request.method, request.path, _requester_of(request))
         if hit is not None:
-            return await _faulted(request, handler, app, hit)
+            return await _faulted(request, handler, app, hit, started)
     try:
         response = await _guarded(request, handler, app)
     except web.HTTPException as exc:  # a redirect: the error answers let it through
-        _record(request, app, exc.status, None)
+        _record(request, app, exc.status, None, started)
         raise
-    _record(request, app, response.status, None)
+    _record(request, app, response.status, None, started)
     return response
 
 
@@ -95,15 +116,33 @@ async def _guarded(
 
 
 def _record(
-    request: web.Request, app: web.Application, status: int, note: FaultNote | None
+    request: web.Request,
+    app: web.Application,
+    status: int,
+    note: FaultNote | None,
+    started: float,
 ) -> None:
-    """Journal one answer: method, path, status, user, and what a fault did to it."""
+    """Journal, count, time and log one answer: method, path, status, user, and what a fault
+    did to it."""
     path = request.path
+    user = request.get(USER_KEY)
+    sent: int | None = None if note is not None and note.dropped else status
+    # Wall time, not the scenario clock's: how long the server took is what a latency is.
+    elapsed = time.perf_counter() - started
+    app[METRICS].observe(
+        request.match_info.route.name, request.method, sent, None if status == 101 else elapsed
+    )
+    if app[SETTINGS].access_log and access_log.isEnabledFor(logging.DEBUG):
+        # A decoded path may hold a line break (%0A): escaped, it cannot forge a log line.
+        shown = path if path.isprintable() else ascii(path)
+        access_log.debug(
+            "%s %s %s user=%s %.2fms",
+            request.method, shown, "-" if sent is None else sent, user or "-", elapsed * 1000,
+        )  # fmt: skip
     # The dashboard's own page, files and feed would bury the API traffic a test inspects.
     if not is_journaled(path):
         return
     journal = app[JOURNAL]
-    user = request.get(USER_KEY)
     if note is None:
         journal.record_http(request.method, path, status, user)
         return
@@ -117,41 +156,124 @@ def _record(
 
 
 async def _faulted(
-    request: web.Request, handler: Handler, app: web.Application, hit: HttpHit
+    request: web.Request, handler: Handler, app: web.Application, hit: HttpHit, started: float
 ) -> web.StreamResponse:
     """Answer a request a fault fired on, and journal the answer with the fault's id."""
     note = FaultNote(hit.fault.id)
     try:
         response = await _apply_fault(request, handler, app, hit, note)
     except web.HTTPException as exc:
-        _record(request, app, exc.status, note)
+        _record(request, app, exc.status, note, started)
         raise
-    _record(request, app, response.status, note)
+    _record(request, app, response.status, note, started)
     return response
 
 
 async def _apply_fault(
     request: web.Request, handler: Handler, app: web.Application, hit: HttpHit, note: FaultNote
 ) -> web.StreamResponse:
-    """Wait, answer an error, or drop; the first of those the fault asks for.
+    """Carry out what the fault asks for, in this order.
 
-    ``delay_s`` waits on the scenario clock before the request is handled; ``status``
-    answers instead of the handler; ``drop`` lets the handler run (whatever it changes stays
-    changed, as with a response lost on the way) and closes the connection without an answer.
+    ``hang`` holds the request unanswered (for ``delay_s`` of scenario time, or until a reset
+    or shutdown) and then closes the connection; otherwise ``delay_s`` waits on the scenario
+    clock first. Then ``reset`` resets the connection, or the answer is made: ``status`` or
+    ``proxy_error`` instead of the handler, else the handler's (``drop`` closes the
+    connection after the handler ran). Last, ``truncate`` and ``trickle_bps`` decide how the
+    answer's body goes out. A handler that never ran changed nothing.
     """
     faults = app[FAULTS]
     if hit.user is not None:
         note_user(request, hit.user.username)
     spec = hit.fault.spec
+    method, path = request.method, request.path
+    if spec.hang:
+        return await _hang(request, app, hit, note)
     if spec.delay_s is not None:
-        faults.note_http(hit, "delay_s", request.method, request.path, delay_s=spec.delay_s)
+        faults.note_http(hit, "delay_s", method, path, delay_s=spec.delay_s)
         await faults.sleep(spec.delay_s)
-    if spec.status is not None:
-        faults.note_http(hit, "status", request.method, request.path, status=spec.status)
-        return fault_response(spec)
+    if spec.reset:
+        faults.note_http(hit, "reset", method, path, status=None, handled=False)
+        note.dropped = True
+        reset_connection(request.transport)
+        return web.Response(status=503)  # never sent: the connection is gone
     if spec.drop:
         return await _drop(request, handler, app, hit, note)
-    return await _guarded(request, handler, app)
+    if spec.status is not None:
+        faults.note_http(hit, "status", method, path, status=spec.status)
+        response: web.StreamResponse = fault_response(spec)
+    elif spec.proxy_error is not None:
+        faults.note_http(hit, "proxy_error", method, path, status=spec.proxy_error)
+        response = proxy_error_response(spec.proxy_error)
+    elif spec.truncate is None and spec.trickle_bps is None:
+        return await _guarded(request, handler, app)
+    elif is_websocket_upgrade(request):
+        # A handshake's answer has no body to cut or slow down: its connection is cut instead.
+        return _cut_handshake(request, app, hit, note)
+    else:
+        try:
+            response = await _guarded(request, handler, app)
+        except web.HTTPException as exc:  # a redirect: its (empty) body is cut all the same
+            response = exc
+    if spec.truncate is None and spec.trickle_bps is None:
+        return response
+    return await _send_badly(request, app, hit, response)
+
+
+async def _hang(
+    request: web.Request, app: web.Application, hit: HttpHit, note: FaultNote
+) -> web.StreamResponse:
+    """Hold the request unanswered, then close its connection without an answer.
+
+    The hold ends after ``delay_s`` of scenario time, at a reset or shutdown, or when the
+    client gives up (its hold is then ended the next time one starts).
+    """
+    delay_s = hit.fault.spec.delay_s
+    app[FAULTS].note_http(
+        hit, "hang", request.method, request.path, delay_s=delay_s, status=None, handled=False
+    )
+    note.dropped = True
+    await app[STALLS].wait(delay_s, connected(request))
+    transport = request.transport
+    if transport is not None:
+        transport.close()
+    return web.Response(status=503)  # never sent: the connection is gone
+
+
+def _cut_handshake(
+    request: web.Request, app: web.Application, hit: HttpHit, note: FaultNote
+) -> web.StreamResponse:
+    spec = hit.fault.spec
+    action = "truncate" if spec.truncate is not None else "trickle_bps"
+    app[FAULTS].note_http(hit, action, request.method, request.path, status=None, handled=False)
+    note.dropped = True
+    if request.transport is not None:
+        request.transport.close()
+    return web.Response(status=503)  # never sent: the connection is gone
+
+
+async def _send_badly(
+    request: web.Request, app: web.Application, hit: HttpHit, response: web.StreamResponse
+) -> web.StreamResponse:
+    """Send ``response`` cut short (``truncate``) or slowly (``trickle_bps``), or both."""
+    spec = hit.fault.spec
+    body = body_of(response)
+    if body is None or not isinstance(response, web.Response):
+        return response  # not built in memory (no route of the API answers so)
+    faults = app[FAULTS]
+    method, path = request.method, request.path
+    status = response.status
+    if spec.truncate is not None:
+        faults.note_http(
+            hit, "truncate", method, path, status=status, sent=min(spec.truncate, len(body)),
+            length=len(body),
+        )  # fmt: skip
+    if spec.trickle_bps is not None:
+        faults.note_http(
+            hit, "trickle_bps", method, path, status=status, trickle_bps=spec.trickle_bps
+        )
+        return await send_trickled(request, response, spec.trickle_bps, app[STALLS], spec.truncate)
+    assert spec.truncate is not None
+    return await send_truncated(request, response, spec.truncate)
 
 
 async def _drop(

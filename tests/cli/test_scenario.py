@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mockapi.cli.scenario import main
-from mockapi.domain.scenario import default_scenario_path, shipped_scenarios
+from mockapi.domain.scenario import Scenario, default_scenario_path, shipped_scenarios
 
 BAD = """\
 colour = "red"
@@ -123,7 +123,7 @@ def test_check_reads_json_scenarios(tmp_path: Path, capsys: pytest.CaptureFixtur
     path = write(tmp_path, json.dumps({"settings": {"seed": 7}}), name="world.json")
     code, lines = run(["check", str(path)], capsys)
     assert code == 0
-    assert lines == [f"{path}: ok (0 users, 0 pools, 0 machines, 0 tasks, 0 rules)"]
+    assert lines == [f"{path}: ok (0 users, 0 pools, 0 machines, 0 tasks, 0 rules, 0 faults)"]
 
 
 def test_schema_is_json_schema_of_the_scenario_sections(
@@ -170,3 +170,21 @@ def test_bad_usage_exits_2_with_one_line(
     assert err.count("\n") == 1
     assert err.startswith("python -m mockapi scenario")
     assert ": error: " in err
+
+
+def test_check_counts_every_list_section_of_the_scenario(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, '[[faults]]\npath = "/api/v2/pools/"\nstatus = 503\n')
+    code, lines = run(["check", str(path)], capsys)
+    assert code == 0
+    assert lines == [f"{path}: ok (0 users, 0 pools, 0 machines, 0 tasks, 0 rules, 1 fault)"]
+    sections = [
+        name
+        for name, field in Scenario.model_fields.items()
+        if str(field.annotation).startswith("list[")
+    ]
+    # Groups are counted as their users; every other list section has its own count.
+    counted = {"user_groups": "users"}
+    for name in sections:
+        assert counted.get(name, name).rstrip("s") in lines[0], name

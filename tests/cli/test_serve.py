@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+import re
 import signal
 import socket
 import sys
@@ -164,6 +165,7 @@ def test_every_option_reads_its_environment_variable() -> None:
         "MOCKAPI_CLOCK": "manual",
         "MOCKAPI_SERVICE_TOKEN": "let-me-in",
         "MOCKAPI_LOG_LEVEL": "debug",
+        "MOCKAPI_ACCESS_LOG": "off",
     }
     assert settings_from_args([], environ=environ) == Settings(
         host="0.0.0.0",
@@ -175,6 +177,7 @@ def test_every_option_reads_its_environment_variable() -> None:
         clock="manual",
         service_token="let-me-in",
         log_level="DEBUG",
+        access_log=False,
     )
 
 
@@ -356,3 +359,42 @@ async def test_port_0_start_up_line_names_the_port_the_os_picked(tmp_path: Path)
             assert resp.status == 200
     finally:
         await server.stop()
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [([], True), (["--access-log", "on"], True), (["--access-log", "off"], False),
+     (["--access-log", "no"], False)],
+)  # fmt: skip
+def test_access_log_is_on_by_default_and_switchable(argv: list[str], expected: bool) -> None:
+    assert settings_from_args(argv, environ={}).access_log is expected
+
+
+async def access_lines(tmp_path: Path, *flags: str) -> list[str]:
+    """The access-log lines a real server writes at DEBUG for a 200, a 403 and a 404."""
+    server = await Server.start(tmp_path, "--port", "0", "--log-level", "DEBUG", *flags)
+    try:
+        url = (await server.start_up_line()).split()[2]  # http://127.0.0.1:PORT/api/v2/
+        async with aiohttp.ClientSession() as session:
+            for path, status in (("health/", 200), ("pools/", 403), ("nowhere/", 404)):
+                async with session.get(url + path) as resp:
+                    assert resp.status == status
+        server.proc.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(server.proc.communicate(), 5)
+    finally:
+        await server.stop()
+    return [line for line in err.decode().splitlines() if " mockapi.access: " in line]
+
+
+async def test_access_log_one_debug_line_per_request(tmp_path: Path) -> None:
+    lines = await access_lines(tmp_path)
+    assert len(lines) == 3, lines
+    pattern = r" DEBUG mockapi\.access: GET /api/v2/{} {} user=- \d+\.\d\dms$"
+    for line, (path, status) in zip(
+        lines, (("health/", 200), ("pools/", 403), ("nowhere/", 404)), strict=True
+    ):
+        assert re.search(pattern.format(re.escape(path), status), line), line
+
+
+async def test_access_log_off_writes_no_line(tmp_path: Path) -> None:
+    assert await access_lines(tmp_path, "--access-log", "off") == []

@@ -689,8 +689,10 @@ async def test_post_answers_201_with_the_fault_and_a_generated_id(client: Client
             "id": "fault-1", "method": None, "path": "/api/v2/version/", "user": None,
             "frame_status": None, "frame_kind": None, "probability": 1.0, "count": None,
             "delay_s": None, "status": 503, "body": None, "headers": None, "drop": False,
-            "close": None, "lose_frames": None, "delay_frames_s": None,
-            "remaining": None, "hits": 0,
+            "reset": False, "hang": False, "truncate": None, "trickle_bps": None,
+            "proxy_error": None,
+            "close": None, "lose_frames": None, "delay_frames_s": None, "abort": False,
+            "deaf": False, "remaining": None, "hits": 0,
         }
     }  # fmt: skip
     second = await add(client, path="/api/v2/version/", delay_s=1)
@@ -730,7 +732,10 @@ async def test_post_without_an_action_is_422_naming_the_actions(client: Client) 
     resp = await client.post(FAULTS_PATH, json={"path": "/api/v2/version/"})
     (item,) = (await resp.json())["detail"]
     assert (item["type"], item["loc"], item["ctx"]) == ("value_error", ["body"], {"error": {}})
-    assert item["msg"].startswith("Value error, no action: give delay_s, status or drop")
+    assert item["msg"].startswith(
+        "Value error, no action: give delay_s, status, drop, reset, hang, truncate, trickle_bps"
+        " or proxy_error (HTTP), or close, lose_frames, delay_frames_s, abort or deaf"
+    )
 
 
 async def test_post_with_an_unknown_user_is_422(client: Client) -> None:

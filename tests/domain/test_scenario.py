@@ -309,8 +309,9 @@ close = 1011
 """
     )
     assert problems(text) == [
-        "faults[0]: Value error, no action: give delay_s, status or drop (HTTP), or close,"
-        " lose_frames or delay_frames_s (WebSocket)",
+        "faults[0]: Value error, no action: give delay_s, status, drop, reset, hang, truncate,"
+        " trickle_bps or proxy_error (HTTP), or close, lose_frames, delay_frames_s, abort or"
+        " deaf (WebSocket)",
         "faults[1].probability: Input should be less than or equal to 1",
         "faults[2].close: Value error, close must be a code a server may send: 1000-1003,"
         " 1007-1014, 3000-4999",

@@ -17,9 +17,11 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "diagrams"
 @pytest.mark.parametrize("name", sorted(MACHINES))
 def test_committed_diagram_is_up_to_date(name: str) -> None:
     committed = DOCS / f"{name}.mmd"
-    assert committed.exists(), f"run: python -m mockapi diagrams (missing {committed})"
+    assert committed.exists(), (
+        f"run: python -m mockapi diagrams --out docs/diagrams (missing {committed})"
+    )
     assert committed.read_text(encoding="utf-8") == render_all()[f"{name}.mmd"], (
-        f"{committed} is stale: run python -m mockapi diagrams"
+        f"{committed} is stale: run python -m mockapi diagrams --out docs/diagrams"
     )
 
 
@@ -58,3 +60,30 @@ def test_diagrams_command_reports_an_unwritable_folder(
     blocker.write_text("not a folder")
     assert main(["--out", str(blocker / "sub")]) == 2
     assert "cannot write" in capsys.readouterr().err
+
+
+def test_diagrams_without_out_prints_every_machine_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    for name, text in render_all().items():
+        assert f"%% {name}\n{text}" in out
+    assert list(tmp_path.iterdir()) == []  # nothing in the current folder
+
+
+def test_diagrams_of_one_machine_prints_just_its_mermaid(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["task"]) == 0
+    assert capsys.readouterr().out == render_all()["task.mmd"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_diagrams_of_an_unknown_machine_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["pool"])
+    assert caught.value.code == 2
+    assert "invalid choice: 'pool'" in capsys.readouterr().err

@@ -58,6 +58,8 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             await hub.close_socket(peer, WSCloseCode.GOING_AWAY, b"server shutdown")
             return ws
         async for msg in ws:
+            if peer.deaf:
+                continue  # a deaf socket reads on (to see its client leave) but answers nothing
             if msg.type is WSMsgType.TEXT:
                 hub.send_text(user.id, f"User {user.username} sent: {msg.data}")
             # Binary frames have no meaning here; the original could only read text.
