@@ -18,11 +18,11 @@ import tracemalloc
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from mockapi.clock import Clock
-from mockapi.runtime import ClockOverrides, Runtime
-from mockapi.scenario import Scenario, parse_scenario
-from mockapi.tokens import TokenService
-from mockapi.world import World
+from mockapi.domain.clock import Clock
+from mockapi.domain.runtime import ClockOverrides, Runtime
+from mockapi.domain.scenario import Scenario, parse_scenario
+from mockapi.domain.tokens import TokenService
+from mockapi.domain.world import World
 
 
 def _scenario(users: int = 1, pools: int = 2, free: int = 0) -> Scenario:

@@ -63,6 +63,8 @@ from mockapi.web.route import (
 )
 
 API = "/api/v2"
+#: The headers of an answer that a limit of the world refused (mockapi.domain.limits).
+_LIMIT_HEADERS = {"www-authenticate": "Always `JWT`."}
 
 _TASK_NOT_FOUND = errors(
     "The task does not exist or belongs to someone else (admins see every task).", NOT_FOUND
@@ -134,8 +136,12 @@ ROUTES: tuple[Route, ...] = (
                           ws.BAD_HANDSHAKE),
               403: errors("Handshake refused: bad token, or client_id is not the token's "
                           "(sent with Connection: close).", PERMISSION_DENIED),
-              404: Answer("A plain HTTP GET, without Upgrade: websocket.",
-                          models=(HttpDetail,)),
+              404: Answer("A plain HTTP GET, without Upgrade: websocket (with or without the"
+                          " trailing slash).", models=(HttpDetail,)),
+              503: Answer("Handshake refused: the user, or the server, holds as many sockets as"
+                          " its limit (max_sockets_per_user, max_sockets); msg names it (sent"
+                          " with Connection: close).", models=(AppError,),
+                          headers=_LIMIT_HEADERS | {"Retry-After": "Seconds: `1`."}),
           }),
     Route("GET", f"{API}/pools/{{id}}/connect/", pools.get_machine, "connect-step1",
           "Step 1: reserve a machine", "pools", auth=Auth.JWT, path_params=pools.PoolPath,
@@ -156,6 +162,9 @@ ROUTES: tuple[Route, ...] = (
                           INSUFFICIENT_PERMISSIONS),
               409: errors("The user has no machine in this pool yet (step 1 first).",
                           NO_ELIGIBLE_MACHINE),
+              503: Answer("Every task the world may keep (max_tasks) is still running: none"
+                          " can be started; msg names the limit.", models=(AppError,),
+                          headers=_LIMIT_HEADERS),
           }),
     # -- tasks (CONTRACT §6) -------------------------------------------------------------------
     Route("GET", f"{API}/tasks/{{task_id}}/", tasks.get_task, "task", "A task", "tasks",

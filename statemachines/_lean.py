@@ -176,6 +176,25 @@ class PlannedMachine(Machine):
             setattr(mod, self.model_attribute, state.value)
             self.models.append(mod)
 
+    def remove_model(self, model: Any) -> None:
+        """transitions' ``remove_model``, and the names ``add_model`` bound go too.
+
+        transitions leaves them on the model: some fifty partials that each refer to the model
+        (kilobytes a model, kept as long as a finished task is), and a cycle only the cyclic
+        collector can free. A name is dropped only if it is still this machine's partial for
+        this model.
+        """
+        super().remove_model(model)
+        for mod in model if isinstance(model, list) else [model]:
+            own = getattr(mod, "__dict__", None)
+            planned = self._plans.get(type(mod))
+            if own is None or planned is None:
+                continue
+            for name in planned[1].names:
+                bound = own.get(name)
+                if isinstance(bound, partial) and any(arg is mod for arg in bound.args):
+                    del own[name]
+
     def _can_trigger(self, model: Any, trigger: str, *args: Any, **kwargs: Any) -> bool:
         """``may_trigger``: transitions' answer, without listing every trigger of the state.
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:
-    from mockapi.scenario import Scenario
+    from mockapi.domain.scenario import Scenario
 
 ENV_PREFIX = "MOCKAPI_"
 
@@ -297,6 +297,20 @@ SCENARIO_LOCS: Mapping[str, Loc] = {
 }
 
 
+def scenario_locs(scenario: Scenario) -> dict[str, Loc]:
+    """:data:`SCENARIO_LOCS`, pointing at the section that makes most of each count: the
+    groups for users and assignments when there are any, the pools' free machines when no
+    [[machines]] are listed."""
+    locs = dict(SCENARIO_LOCS)
+    if not scenario.user_groups:
+        locs["users"] = ("body", "users")
+    if any(group.pools for group in scenario.user_groups):
+        locs["assignments"] = ("body", "user_groups")
+    if not scenario.machines:
+        locs["machines"] = ("body", "pools")
+    return locs
+
+
 def excesses(
     limits: Limits, counts: WorldCounts, locs: Mapping[str, Loc], base: WorldCounts | None = None
 ) -> list[Excess]:
@@ -314,7 +328,7 @@ def check_scenario(scenario: Scenario, ceiling: Limits) -> Limits:
     """The limits ``scenario``'s world plays under, or :class:`LimitExceeded` naming each one
     it would go over. Call it before the world is built: it only counts."""
     limits = ceiling.lowered(scenario.settings.limit_values())
-    found = excesses(limits, count_scenario(scenario), SCENARIO_LOCS)
+    found = excesses(limits, count_scenario(scenario), scenario_locs(scenario))
     if found:
         raise LimitExceeded(found)
     return limits

@@ -123,7 +123,10 @@ def test_check_reads_json_scenarios(tmp_path: Path, capsys: pytest.CaptureFixtur
     path = write(tmp_path, json.dumps({"settings": {"seed": 7}}), name="world.json")
     code, lines = run(["check", str(path)], capsys)
     assert code == 0
-    assert lines == [f"{path}: ok (0 users, 0 pools, 0 machines, 0 tasks, 0 rules)"]
+    assert lines == [
+        f"{path}: warning: no users ([[users]] or [[user_groups]]): every login will fail",
+        f"{path}: ok (0 users, 0 pools, 0 machines, 0 tasks, 0 rules)",
+    ]
 
 
 def test_schema_is_json_schema_of_the_scenario_sections(

@@ -23,7 +23,7 @@ from mockapi.domain.limits import (
     excesses,
     resolve,
 )
-from mockapi.scenario import Scenario, UserGroupSpec, parse_scenario, shipped_scenarios
+from mockapi.domain.scenario import Scenario, UserGroupSpec, parse_scenario, shipped_scenarios
 
 POOL = {"id": "00000000-0000-4000-8000-000000000001", "name": "p1", "free_machines": 7}
 

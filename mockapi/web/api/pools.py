@@ -20,8 +20,10 @@ from mockapi.domain.errors import (
     NO_ELIGIBLE_MACHINE,
     POOL_CANNOT_EXPAND,
     ApiError,
+    ErrorCode,
+    ErrorSpec,
 )
-from mockapi.domain.runtime import Runtime
+from mockapi.domain.runtime import Runtime, TaskLimitReached
 from mockapi.domain.world import Desktop, Pool, User, task_to_dict
 from mockapi.keys import RUNTIME
 from mockapi.statemachines.connection import Step1, Step2
@@ -32,11 +34,15 @@ from mockapi.web.validation import parse_path, parse_path_body, parse_query
 
 
 class PoolsQuery(BaseModel):
-    """``GET /pools/`` parameters; ``is_favorite=false`` means no filter, not "not favourite"."""
+    """``GET /pools/`` parameters; ``is_favorite=false`` means no filter, not "not favourite".
 
-    is_favorite: bool = False
+    Declared in the original's order: the 422 items come page, size, is_favorite, whatever
+    the order of the query string (CONTRACT §5).
+    """
+
     page: Annotated[int, Field(ge=1)] = 1
     size: Annotated[int, Field(ge=1, le=100)] = 50
+    is_favorite: bool = False
 
 
 class PoolPath(BaseModel):
@@ -132,7 +138,10 @@ async def connect_machine(request: web.Request) -> web.StreamResponse:
     path, _body = await parse_path_body(request, PoolPath, ConnectBody)
     runtime = request.app[RUNTIME]
     pool = _assigned_pool(runtime, user, path)
-    answer, result = runtime.request_connection(user, pool)
+    try:
+        answer, result = runtime.request_connection(user, pool)
+    except TaskLimitReached as exc:
+        raise ApiError(ErrorSpec(503, str(exc), ErrorCode.DEFAULT)) from None
     if answer is Step2.CONNECTION_DATA and isinstance(result, Desktop):
         return fast_json_response(machine_body(result))
     if isinstance(result, Task):

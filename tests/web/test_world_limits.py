@@ -1,0 +1,208 @@
+"""Limits on the whole world, as a client meets them: a 422 that names the limit, the number
+asked for and the setting that raises it, and a world left exactly as it was (all or nothing).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from pytest_aiohttp import AiohttpClient
+
+from mockapi.app import create_app
+from mockapi.domain.scenario import parse_text
+from mockapi.settings import Settings
+from tests.conftest import SECRET
+from tests.helpers import Client
+
+SCENARIO = "/service/scenario/"
+CREATE = "/service/create-pools/"
+TOML = {"content-type": "application/toml"}
+POOL_ID = "00000000-0000-4000-8000-000000000001"
+
+
+def excess(noun: str, key: str, asked: int, allowed: int, loc: list[Any]) -> dict[str, Any]:
+    """The 422 item of one limit, exactly."""
+    flag, env = "--" + key.replace("_", "-"), "MOCKAPI_" + key.upper()
+    return {
+        "type": "limit_exceeded",
+        "loc": loc,
+        "msg": f"Too many {noun}: {asked:,} asked for, the limit ({key}) is {allowed:,}. "
+        f"Raise it with {flag} (or {env}) at start-up, or {key} in the [settings] of the "
+        "scenario the server starts with.",
+        "input": asked,
+        "ctx": {"limit": key, "allowed": allowed, "flag": flag, "env": env},
+        "err_code": 999,
+    }
+
+
+#: A world small enough for any limit these tests set: one user, one pool, no machine.
+TINY = parse_text(
+    f'[[pools]]\nid = "{POOL_ID}"\nname = "p"\n\n'
+    '[[users]]\nid = "00000000-0000-4000-8000-0000000000aa"\nusername = "base"\n',
+    "toml",
+)
+
+
+async def make(aiohttp_client: AiohttpClient, *, tiny: bool = True, **limits: Any) -> Client:
+    """A server with ``limits`` on the tiny world (or on the default one)."""
+    settings = replace(Settings(jwt_secret=SECRET, clock="manual"), **limits)
+    return await aiohttp_client(create_app(settings, TINY if tiny else None))
+
+
+async def world(client: Client) -> list[Any]:
+    """Everything the world holds, as the /service/ routes show it."""
+    seen = []
+    for path in ("/service/all-users/", "/service/all-pools/", "/service/all-tasks/", SCENARIO):
+        resp = await client.get(path)
+        assert resp.status == 200
+        seen.append(await resp.json())
+    return seen
+
+
+def group(count: int) -> str:
+    return f"""
+[[pools]]
+id = "{POOL_ID}"
+name = "p"
+free_machines = 3
+
+[[user_groups]]
+prefix = "u"
+count = {count}
+pools = ["p"]
+"""
+
+
+async def test_a_scenario_with_too_many_users_is_refused_and_nothing_changes(
+    aiohttp_client: AiohttpClient,
+) -> None:
+    client = await make(aiohttp_client, max_users=1_000)
+    before = await world(client)
+    resp = await client.put(SCENARIO, data=group(1_001), headers=TOML)
+    assert resp.status == 422
+    assert await resp.json() == {
+        "detail": [excess("users", "max_users", 1_001, 1_000, ["body", "user_groups"])]
+    }
+    assert await world(client) == before
+
+
+async def test_billions_of_users_in_a_small_body_are_counted_not_built(
+    aiohttp_client: AiohttpClient,
+) -> None:
+    client = await make(aiohttp_client)
+    groups = "".join(
+        f'[[user_groups]]\nprefix = "g{n}-"\ncount = 1_000_000_000\n' for n in range(100)
+    )
+    resp = await client.put(SCENARIO, data=groups, headers=TOML)
+    assert resp.status == 422
+    [item] = (await resp.json())["detail"]
+    assert item["input"] == 100_000_000_000
+    assert item["ctx"]["limit"] == "max_users"
+
+
+async def test_every_limit_a_scenario_goes_over_is_named_at_once(
+    aiohttp_client: AiohttpClient,
+) -> None:
+    client = await make(aiohttp_client, max_users=2, max_machines=2, max_assignments=2)
+    resp = await client.put(SCENARIO, data=group(3), headers=TOML)
+    assert resp.status == 422
+    assert await resp.json() == {
+        "detail": [
+            excess("users", "max_users", 3, 2, ["body", "user_groups"]),
+            excess("machines", "max_machines", 3, 2, ["body", "pools"]),
+            excess("pool assignments", "max_assignments", 3, 2, ["body", "user_groups"]),
+        ]
+    }
+
+
+async def test_exactly_at_the_limit_is_accepted(aiohttp_client: AiohttpClient) -> None:
+    client = await make(aiohttp_client, max_users=3, max_machines=3)
+    resp = await client.put(SCENARIO, data=group(3), headers=TOML)
+    assert resp.status == 200, await resp.text()
+    assert (await resp.json())["data"]["world"]["users"] == 3
+
+
+async def test_a_scenario_may_lower_a_limit_for_its_world_but_not_raise_it(
+    aiohttp_client: AiohttpClient,
+) -> None:
+    client = await make(aiohttp_client, max_users=5)
+    raised = "[settings]\nmax_users = 1_000\n" + group(6)
+    resp = await client.put(SCENARIO, data=raised, headers=TOML)
+    assert (await resp.json())["detail"] == [
+        excess("users", "max_users", 6, 5, ["body", "user_groups"])
+    ]
+    lowered = "[settings]\nmax_users = 2\n" + group(3)
+    resp = await client.put(SCENARIO, data=lowered, headers=TOML)
+    assert (await resp.json())["detail"] == [
+        excess("users", "max_users", 3, 2, ["body", "user_groups"])
+    ]
+
+
+@pytest.mark.parametrize(
+    ("key", "section", "entry"),
+    [
+        ("max_rules", "rules", {"outcome": "FAILED"}),
+        ("max_tasks", "tasks", {"id": "00000000-0000-4000-8000-0000000000c1", "user": "a"}),
+        ("max_faults", "faults", {"path": "/api/v2/health/", "status": 503}),
+    ],
+)
+async def test_rules_tasks_and_faults_of_a_scenario_are_limited(
+    aiohttp_client: AiohttpClient, key: str, section: str, entry: dict[str, Any]
+) -> None:
+    client = await make(aiohttp_client, tiny=True, **{key: 1})
+    data = {
+        "pools": [{"id": POOL_ID, "name": "p"}],
+        "users": [{"id": "00000000-0000-4000-8000-0000000000a1", "username": "a"}],
+        section: [entry, entry | ({"id": "00000000-0000-4000-8000-0000000000c2"}
+                                  if section == "tasks" else {})],
+    }  # fmt: skip
+    resp = await client.put(
+        SCENARIO, data=json.dumps(data), headers={"content-type": "application/json"}
+    )
+    assert resp.status == 422
+    [item] = (await resp.json())["detail"]
+    assert (item["ctx"]["limit"], item["input"], item["loc"]) == (key, 2, ["body", section])
+
+
+async def test_create_pools_over_the_pools_limit_creates_nothing(
+    aiohttp_client: AiohttpClient,
+) -> None:
+    client = await make(aiohttp_client, tiny=False, max_pools=6)
+    before = await world(client)
+    resp = await client.post(CREATE, json={"count": 3})
+    assert resp.status == 422
+    assert await resp.json() == {"detail": [excess("pools", "max_pools", 7, 6, ["body", "count"])]}
+    assert await world(client) == before
+    resp = await client.post(CREATE, json={"count": 2})
+    assert resp.status == 201
+
+
+async def test_create_pools_over_the_machines_limit_creates_nothing(
+    aiohttp_client: AiohttpClient,
+) -> None:
+    # The default world holds 11 machines: 5 + 5 free in the astra pools, and one listed.
+    client = await make(aiohttp_client, tiny=False, max_machines=100)
+    before = await world(client)
+    resp = await client.post(CREATE, json={"count": 10, "create_machines_count": 9})
+    assert resp.status == 422
+    assert await resp.json() == {
+        "detail": [excess("machines", "max_machines", 101, 100, ["body", "create_machines_count"])]
+    }
+    assert await world(client) == before
+
+
+async def test_create_pools_over_the_assignments_limit_creates_nothing(
+    aiohttp_client: AiohttpClient,
+) -> None:
+    # The default world has 7 assignments: astravdi 4, user-2 2, user-3 1.
+    client = await make(aiohttp_client, tiny=False, max_assignments=10)
+    astravdi = "7e1459c2-3e19-4c3d-98f5-8344d44ae6f4"
+    resp = await client.post(CREATE, json={"count": 4, "assigned_users": [astravdi]})
+    assert resp.status == 422
+    assert await resp.json() == {
+        "detail": [excess("pool assignments", "max_assignments", 11, 10,
+                          ["body", "assigned_users"])]
+    }  # fmt: skip
