@@ -65,6 +65,8 @@ async def _close_sockets(app: web.Application) -> None:
     # on_shutdown runs before the server waits for handlers, so open sockets end at once (1001)
     # and requests held by a delay fault go on instead of waiting for a clock that has stopped.
     app[FAULTS].release()
+    # A world being built for a PUT or a reset would hold the shutdown until it is done.
+    app[RUNTIME].stop_building()
     await app[HUB].close_all()
 
 

@@ -145,6 +145,7 @@ class Runtime:
         self.limits = check_scenario(scenario, self.ceiling)
         #: One world is built at a time: a second replacement waits for the first.
         self._rebuilding = asyncio.Lock()
+        self._building: asyncio.Future[World] | None = None
         self.scenario = scenario
         self.world: World
         self.reset(scenario, world)
@@ -160,9 +161,18 @@ class Runtime:
         async with self._rebuilding:
             target = scenario or self.scenario
             limits = check_scenario(target, self.ceiling)
-            world = await build_world(target, self.overrides.seed)
+            self._building = asyncio.ensure_future(build_world(target, self.overrides.seed))
+            try:
+                world = await self._building
+            finally:
+                self._building = None
             self.limits = limits
             self.reset(target, world)
+
+    def stop_building(self) -> None:
+        """Drop a world being built (the server is stopping): its replacement never happens."""
+        if self._building is not None:
+            self._building.cancel()
 
     def reset(self, scenario: Scenario | None = None, world: World | None = None) -> None:
         """Back to the initial state of ``scenario`` (the active one when None); ``world`` is

@@ -156,7 +156,7 @@ _CONNECTION_TYPES = {"Windows": ("RDP", "NATIVE_RDP"), "Linux": ("GLINT",)}
 #: milliseconds of work, so a pause comes often enough and costs next to nothing.
 BUILD_STEP = 500
 #: Longest stretch :func:`build_world` keeps the event loop before letting others run.
-BUILD_SLICE_S = 0.02
+BUILD_SLICE_S = 0.005
 
 
 class World:
