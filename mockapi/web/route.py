@@ -148,6 +148,11 @@ class Route:
     in_fuzz_run: bool = True
 
     @property
+    def websocket(self) -> bool:
+        """A WebSocket route: it documents the 101 of the upgrade."""
+        return 101 in self.responses
+
+    @property
     def doc(self) -> str:
         """The operation's description: given, or the handler's docstring."""
         if self.description is not None:

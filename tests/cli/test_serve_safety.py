@@ -11,8 +11,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from pytest_aiohttp import AiohttpClient
 
-from mockapi.cli.serve import settings_from_args
+from mockapi.app import create_app
+from mockapi.cli.serve import settings_from_args, start_line
 
 TIMEOUT_S = 30.0
 
@@ -104,3 +106,28 @@ def test_beyond_loopback_a_given_token_is_used_as_given() -> None:
     assert (settings.service_token, settings.service_token_generated) == ("mine", False)
     from_env = settings_from_args(["--host", "0.0.0.0"], {"MOCKAPI_SERVICE_TOKEN": "env"})
     assert (from_env.service_token, from_env.service_token_generated) == ("env", False)
+
+
+def test_the_start_line_prints_a_made_token_and_only_a_made_one() -> None:
+    made = settings_from_args(["--host", "0.0.0.0"], {})
+    line = start_line(made, "http://0.0.0.0:8000", Path("default.toml"), 1, "real x1")
+    assert line.endswith(f"; /service/ needs the header X-Service-Token: {made.service_token}")
+    assert line.isascii()
+    given = settings_from_args(["--host", "0.0.0.0", "--service-token", "mine"], {})
+    assert "mine" not in start_line(given, "http://0.0.0.0:8000", Path("x.toml"), 1, "real x1")
+    loopback = settings_from_args([], {})
+    assert "X-Service-Token" not in start_line(
+        loopback, "http://127.0.0.1:8000", Path("x.toml"), 1, "real x1"
+    )
+
+
+async def test_a_made_token_is_required_on_the_service_routes(
+    aiohttp_client: AiohttpClient,
+) -> None:
+    # The app the exposed settings make, served here on loopback only.
+    settings = settings_from_args(["--host", "0.0.0.0", "--clock", "manual"], {})
+    assert settings.service_token is not None
+    client = await aiohttp_client(create_app(settings))
+    assert (await client.post("/service/reset/")).status == 403
+    resp = await client.post("/service/reset/", headers={"X-Service-Token": settings.service_token})
+    assert resp.status == 200
