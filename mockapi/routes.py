@@ -216,9 +216,10 @@ ROUTES: tuple[Route, ...] = (
     # -- /service/: faults -----------------------------------------------------------
     Route("GET", "/service/faults/", control.list_faults, "service-faults", "The faults",
           "control", responses={200: body(FaultList)}),
-    # A fuzzed fault (drop everything, say) would make every later answer of the run a fault.
+    # A fuzzed fault (drop everything, say) acts on later cases too: the fuzz run removes every
+    # fault before each case (tests/e2e/test_schemathesis.py).
     Route("POST", "/service/faults/", control.add_fault, "service-faults-add", "Add a fault",
-          "control", body=FaultSpec, in_fuzz_run=False,
+          "control", body=FaultSpec,
           responses={
               201: body(FaultBody, "The fault as added, its id generated when none was given."),
               409: Answer("A fault with this id exists already.", models=(AppError,),
