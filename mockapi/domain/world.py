@@ -152,9 +152,14 @@ def task_frame(task: Task) -> dict[str, Any]:
 _OS_TYPES = ("Windows", "Linux")
 _GENERATED_POOL_TYPES = ("AUTOMATED", "STATIC")
 _CONNECTION_TYPES = {"Windows": ("RDP", "NATIVE_RDP"), "Linux": ("GLINT",)}
-#: Users, machines or tasks built between two pauses of :meth:`World.build_steps`: a few
-#: milliseconds of work, so a pause comes often enough and costs next to nothing.
+#: Users, machines or tasks built between two pauses of :meth:`World.build_steps`: small
+#: enough that a pause comes often, large enough that pausing costs next to nothing.
 BUILD_STEP = 500
+#: From this many users and machines on, a world built at run time is frozen for the cyclic
+#: collector (see :func:`build_world`). Freezing also keeps whatever else lives at that moment
+#: (open sockets, tasks) out of later collections, so a cycle they leave when they go stays:
+#: worth it only when walking the world would hold the loop.
+FREEZE_FROM = 20_000
 #: Longest stretch :func:`build_world` keeps the event loop before letting others run.
 BUILD_SLICE_S = 0.005
 
@@ -424,13 +429,17 @@ async def build_world(scenario: Scenario, seed: int | None = None) -> World:
 
     The world is handed over only once complete: no one sees it half built. Cancelling the
     call drops it. The cyclic collector is off while it builds: a full collection walks every
-    object of the old world and the new one (over 100 ms with 100,000 users), and building
-    frees nothing for it to find. What is built is then frozen, as start-up freezes its world
-    (mockapi.cli._startup), so later collections do not walk it either; objects frozen are
-    still freed the usual way once nothing refers to them.
+    object the collector tracks (docs/performance.md has the figure for a large world), and
+    building frees nothing for it to find. A large world (:data:`FREEZE_FROM`) is then frozen,
+    as start-up freezes its world (mockapi.cli._startup), so later collections do not walk it
+    either; frozen objects are still freed the usual way once nothing refers to them. Garbage
+    cycles left before the build are collected first: frozen, they would stay for good. That
+    collection walks what is not frozen yet, which the large worlds are not part of.
     """
     world = World(scenario, seed, build=False)
     collecting = gc.isenabled()
+    if collecting:
+        gc.collect()
     gc.disable()
     try:
         deadline = time.perf_counter() + BUILD_SLICE_S
@@ -440,6 +449,7 @@ async def build_world(scenario: Scenario, seed: int | None = None) -> World:
                 deadline = time.perf_counter() + BUILD_SLICE_S
     finally:
         if collecting:
-            gc.freeze()
+            if len(world.users) + len(world.machines) >= FREEZE_FROM:
+                gc.freeze()
             gc.enable()
     return world

@@ -213,3 +213,24 @@ async def test_the_watcher_hands_only_valid_scenarios_to_apply(path: Path) -> No
     write(path, WORLD_2)
     assert await watcher.check() is True
     assert applied == [parse_text(WORLD_2, "toml")]
+
+
+async def test_an_edit_over_a_limit_keeps_the_world_and_logs_the_limit(
+    aiohttp_client: AiohttpClient, path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = Settings(
+        jwt_secret=SECRET, clock="manual", scenario=path, watch=True, max_users=1_000
+    )
+    client = await aiohttp_client(create_app(settings))
+    before = await scenario_json(client)
+    write(path, WORLD_1 + '\n[[user_groups]]\nprefix = "many"\ncount = 1000\n')
+    with caplog.at_level(logging.WARNING, "mockapi.domain.watch"):
+        assert await client.app[WATCHER].check() is False
+    assert usernames(client) == ["carol"]
+    assert await scenario_json(client) == before
+    assert [r.getMessage() for r in caplog.records] == [
+        f"scenario {path} changed but is invalid; keeping the running world:\n"
+        "  user_groups: Too many users: 1,001 asked for, the limit (max_users) is 1,000. "
+        "Raise it with --max-users (or MOCKAPI_MAX_USERS) at start-up, or max_users in the "
+        "[settings] of the scenario the server starts with."
+    ]

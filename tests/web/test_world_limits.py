@@ -206,3 +206,101 @@ async def test_create_pools_over_the_assignments_limit_creates_nothing(
         "detail": [excess("pool assignments", "max_assignments", 11, 10,
                           ["body", "assigned_users"])]
     }  # fmt: skip
+
+
+# -- limits the clients reach at run time -----------------------------------------------------
+ASTRAVDI = "7e1459c2-3e19-4c3d-98f5-8344d44ae6f4"
+WIN_1 = "bc4f9e45-6b5a-41e6-bb85-ae91f4b8c413"
+HANDSHAKE = {
+    "Connection": "Upgrade",
+    "Upgrade": "websocket",
+    "Sec-WebSocket-Version": "13",
+    "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+}
+
+
+async def token(client: Client, username: str = "astravdi") -> str:
+    resp = await client.post("/service/tokens/", json={"username": username})
+    value: str = (await resp.json())["access_token"]
+    return value
+
+
+@pytest.mark.parametrize(
+    ("limits", "noun", "key", "flag"),
+    [
+        ({"max_sockets_per_user": 2}, "sockets of one user", "max_sockets_per_user",
+         "--max-sockets-per-user (or MOCKAPI_MAX_SOCKETS_PER_USER)"),
+        ({"max_sockets": 2}, "sockets", "max_sockets", "--max-sockets (or MOCKAPI_MAX_SOCKETS)"),
+    ],
+)  # fmt: skip
+async def test_a_socket_past_a_socket_limit_is_refused_with_503_naming_it(
+    aiohttp_client: AiohttpClient, limits: dict[str, int], noun: str, key: str, flag: str
+) -> None:
+    client = await make(aiohttp_client, tiny=False, **limits)
+    cookie = {"Cookie": f"JWT {await token(client)}"}
+    path = f"/api/v2/pools/ws/{ASTRAVDI}/"
+    held = [await client.ws_connect(path, headers=cookie) for _ in range(2)]
+    async with client.get(path, headers=HANDSHAKE | cookie) as resp:
+        assert resp.status == 503
+        assert resp.headers["www-authenticate"] == "JWT"
+        assert resp.headers["retry-after"] == "1"
+        assert resp.headers["connection"] == "close"
+        assert await resp.json() == {
+            "detail": [
+                {
+                    "msg": f"Too many {noun}: 2 open, the limit ({key}). Close one, or raise it "
+                    f"with {flag} at start-up.",
+                    "err_code": 999,
+                    "type": "default",
+                }
+            ]
+        }
+    await held[0].close()
+    again = await client.ws_connect(path, headers=cookie)  # room again once one closed
+    for ws in (held[1], again):
+        await ws.close()
+
+
+async def test_a_fault_past_max_faults_is_422_and_not_added(
+    aiohttp_client: AiohttpClient,
+) -> None:
+    client = await make(aiohttp_client, max_faults=1)
+    fault = {"path": "/api/v2/health/", "status": 503}
+    assert (await client.post("/service/faults/", json=fault)).status == 201
+    resp = await client.post("/service/faults/", json=fault)
+    assert resp.status == 422
+    assert await resp.json() == {"detail": [excess("faults", "max_faults", 2, 1, ["body"])]}
+    assert len((await (await client.get("/service/faults/")).json())["data"]) == 1
+
+
+async def test_past_max_machines_a_pool_cannot_expand_403_800(
+    aiohttp_client: AiohttpClient,
+) -> None:
+    # The default world holds 11 machines; pool-win-1 has one free, then makes new ones.
+    client = await make(aiohttp_client, tiny=False, max_machines=11)
+    auth = {"Authorization": f"JWT {await token(client)}"}
+    first = await client.get(f"/api/v2/pools/{WIN_1}/connect/", headers=auth)
+    assert first.status == 202  # the free machine
+    auth_3 = {"Authorization": f"JWT {await token(client, 'user-3')}"}
+    resp = await client.get(f"/api/v2/pools/{WIN_1}/connect/", headers=auth_3)
+    assert resp.status == 403
+    assert (await resp.json())["detail"][0]["err_code"] == 800
+    assert len(await (await client.get("/service/all-pools/")).json()) == 4
+
+
+async def test_past_max_tasks_the_oldest_finished_task_is_forgotten(
+    aiohttp_client: AiohttpClient,
+) -> None:
+    # The default world's two seeded tasks: user-1's PENDING one, user-2's FAILED one.
+    client = await make(aiohttp_client, tiny=False, max_tasks=2)
+    auth = {"Authorization": f"JWT {await token(client)}"}
+    resp = await client.get(f"/api/v2/pools/{WIN_1}/connect/", headers=auth)
+    assert resp.status == 202
+    new = (await resp.json())["data"]["id"]
+    ids = [task["id"] for task in await (await client.get("/service/all-tasks/")).json()]
+    assert ids == ["fabb9a84-ae96-4d07-b5a0-329ea70fa476", new]  # the FAILED one went
+    # Both kept tasks are running now: there is no room for a third.
+    astra_2 = "2378c527-64eb-48cf-817a-645b645dba54"
+    resp = await client.get(f"/api/v2/pools/{astra_2}/connect/", headers=auth)
+    assert resp.status == 403
+    assert (await resp.json())["detail"][0]["err_code"] == 800
