@@ -18,12 +18,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
-
-if TYPE_CHECKING:
-    from mockapi.domain.scenario import Scenario
 
 ENV_PREFIX = "MOCKAPI_"
 
@@ -202,6 +199,47 @@ _COUNTED: tuple[tuple[Limit, str], ...] = (
     (RULES, "rules"),
     (FAULTS, "faults"),
 )
+
+
+class _Assigned(Protocol):
+    @property
+    def pools(self) -> Sequence[str]: ...
+
+
+class _Group(_Assigned, Protocol):
+    @property
+    def count(self) -> int: ...
+
+
+class _Pool(Protocol):
+    @property
+    def free_machines(self) -> int: ...
+
+
+class _Settings(Protocol):
+    def limit_values(self) -> dict[str, int | None]: ...
+
+
+class Scenario(Protocol):
+    """What the limits read of a scenario (:class:`mockapi.domain.scenario.Scenario`, which
+    imports this module: a protocol keeps the two free of a cycle)."""
+
+    @property
+    def settings(self) -> _Settings: ...
+    @property
+    def users(self) -> Sequence[_Assigned]: ...
+    @property
+    def user_groups(self) -> Sequence[_Group]: ...
+    @property
+    def pools(self) -> Sequence[_Pool]: ...
+    @property
+    def machines(self) -> Sequence[object]: ...
+    @property
+    def tasks(self) -> Sequence[object]: ...
+    @property
+    def rules(self) -> Sequence[object]: ...
+    @property
+    def faults(self) -> Sequence[object]: ...
 
 
 def count_scenario(scenario: Scenario) -> WorldCounts:

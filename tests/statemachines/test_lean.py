@@ -104,6 +104,31 @@ def test_a_removed_model_added_again_starts_in_the_initial_state() -> None:
     assert list(machine.models) == [machine.models[0], lamp]
 
 
+def test_a_removed_model_keeps_no_binding_and_no_cycle() -> None:
+    # Each binding is a partial holding the model: left behind, a finished task kept kilobytes
+    # and a cycle only the cyclic collector could free.
+    machine = build_connection_machine()
+    first, second = (Connection(user_id=uuid.uuid4(), pool_id=uuid.uuid4()) for _ in range(2))
+    machine.add_model(first)  # transitions' own add_model
+    machine.add_model(second)  # from the plan
+    for model in (first, second):
+        assert bound_names(model)
+        machine.remove_model(model)
+        assert bound_names(model) == {}
+        assert model.state == "no_machine"  # the model's own data stays
+    assert list(machine.models) == []
+
+
+def test_a_removed_model_keeps_what_it_set_itself() -> None:
+    machine = lamp_machine()
+    lamp = Lamp()
+    machine.add_model(lamp)
+    own = partial(print, "mine")
+    lamp.flip = own  # type: ignore[attr-defined]
+    machine.remove_model(lamp)
+    assert vars(lamp)["flip"] is own
+
+
 # -- the lean trigger --------------------------------------------------------------------------
 @dataclass(eq=False)
 class Recorder:
