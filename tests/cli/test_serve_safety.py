@@ -131,3 +131,33 @@ async def test_a_made_token_is_required_on_the_service_routes(
     assert (await client.post("/service/reset/")).status == 403
     resp = await client.post("/service/reset/", headers={"X-Service-Token": settings.service_token})
     assert resp.status == 200
+
+
+# -- the limits' flags ---------------------------------------------------------------------------
+def test_every_limit_is_a_flag_and_a_variable_and_the_flag_wins() -> None:
+    settings = settings_from_args(
+        ["--max-users", "5", "--max-sockets", "7"],
+        {"MOCKAPI_MAX_USERS": "9", "MOCKAPI_MAX_POOLS": "3", "MOCKAPI_MAX_FAULTS": "0"},
+    )
+    assert settings.given_limits() == {
+        "max_users": 5, "max_pools": 3, "max_machines": None, "max_assignments": None,
+        "max_tasks": None, "max_rules": None, "max_faults": 0, "max_journal": None,
+        "max_sockets_per_user": None, "max_sockets": 7,
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "message"),
+    [
+        (["--max-users", "0"], {}, "argument --max-users: must be 1 or more: '0'"),
+        (["--max-pools", "many"], {}, "argument --max-pools: not a whole number: 'many'"),
+        ([], {"MOCKAPI_MAX_TASKS": "-1"}, "MOCKAPI_MAX_TASKS: must be 1 or more: '-1'"),
+    ],
+)
+def test_a_bad_limit_exits_2_naming_it(
+    argv: list[str], env: dict[str, str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        settings_from_args(argv, env)
+    assert exited.value.code == 2
+    assert message in capsys.readouterr().err
