@@ -30,7 +30,7 @@ from mockapi.statemachines.connection import Step1, Step2
 from mockapi.statemachines.task import Task
 from mockapi.web.auth import authenticate
 from mockapi.web.responses import fast_json_response
-from mockapi.web.validation import parse_path, parse_path_body, parse_query
+from mockapi.web.validation import UUID4_PATTERN, parse_path, parse_path_body, parse_query
 
 
 class PoolsQuery(BaseModel):
@@ -46,7 +46,10 @@ class PoolsQuery(BaseModel):
 
 
 class PoolPath(BaseModel):
-    id: UUID4 = Field(examples=["bc4f9e45-6b5a-41e6-bb85-ae91f4b8c413"])
+    id: UUID4 = Field(
+        examples=["bc4f9e45-6b5a-41e6-bb85-ae91f4b8c413"],
+        json_schema_extra={"pattern": UUID4_PATTERN},
+    )
 
 
 class ConnectionTypesMap(IntEnum):
