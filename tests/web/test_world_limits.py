@@ -304,3 +304,37 @@ async def test_past_max_tasks_the_oldest_finished_task_is_forgotten(
     resp = await client.get(f"/api/v2/pools/{astra_2}/connect/", headers=auth)
     assert resp.status == 403
     assert (await resp.json())["detail"][0]["err_code"] == 800
+
+
+# -- an empty scenario ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"", "application/toml"),
+        (b"# nothing yet\n", "application/toml"),
+        (b"{}", "application/json"),
+    ],
+    ids=["empty body", "comments only", "empty object"],
+)
+async def test_an_empty_scenario_put_is_422_naming_the_mistake_and_nothing_changes(
+    aiohttp_client: AiohttpClient, body: bytes, content_type: str
+) -> None:
+    # curl --data-binary @missing-file sends an empty body: it must not wipe the world.
+    client = await make(aiohttp_client, tiny=False)
+    before = await world(client)
+    resp = await client.put(SCENARIO, data=body, headers={"content-type": content_type})
+    assert resp.status == 422
+    assert await resp.json() == {
+        "detail": [
+            {
+                "type": "scenario",
+                "loc": ["body"],
+                "msg": "(empty): the scenario is empty: it would replace the world with no users "
+                "and no pools (did --data-binary @FILE or --scenario name a missing or empty "
+                "file?)",
+                "input": None,
+                "err_code": 999,
+            }
+        ]
+    }
+    assert await world(client) == before
