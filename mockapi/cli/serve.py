@@ -165,9 +165,10 @@ def serve_parser() -> Parser:
     )
     limits = parser.add_argument_group(
         "limits on the whole world",
-        "A scenario, a --watch reload or a control request that would go over one is refused "
-        "(422, or exit 2 at start-up) and nothing changes. Default: the start-up scenario's "
-        "[settings] value, else the figure shown; docs/performance.md gives each item's memory.",
+        "A scenario, a --watch reload or a control request that would go over one is\n"
+        "refused (422, or exit 2 at start-up) and nothing changes. Default: the start-up\n"
+        "scenario's [settings] value, else the figure shown; docs/performance.md gives what\n"
+        "each item costs in memory.",
     )
     for limit in LIMITS:
         limits.add_argument(

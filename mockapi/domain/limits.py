@@ -79,7 +79,8 @@ ASSIGNMENTS = Limit(
 TASKS = Limit(
     "max_tasks", "tasks",
     "tasks the world keeps: [[tasks]] and the tasks requests create (past the limit the oldest "
-    "finished task no connection answers with is forgotten)",
+    "finished task is forgotten; with every task kept still running, step 1 answers 403/800 "
+    "and step 2 503)",
     500_000,
 )  # fmt: skip
 RULES = Limit("max_rules", "rules", "[[rules]] entries (every task creation reads them)", 10_000)
