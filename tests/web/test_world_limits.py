@@ -338,3 +338,36 @@ async def test_an_empty_scenario_put_is_422_naming_the_mistake_and_nothing_chang
         ]
     }
     assert await world(client) == before
+
+
+async def test_with_every_kept_task_running_step_2_is_503_naming_max_tasks(
+    aiohttp_client: AiohttpClient,
+) -> None:
+    # "a" has a machine in "p" from the start; the two tasks kept are seeded RUNNING ones.
+    scenario = parse_text(
+        f'[[pools]]\nid = "{POOL_ID}"\nname = "p"\n\n'
+        '[[users]]\nid = "00000000-0000-4000-8000-0000000000aa"\nusername = "a"\npools = ["p"]\n\n'
+        '[[machines]]\nid = "00000000-0000-4000-8000-0000000000b1"\nverbose_name = "m"\n'
+        'pool = "p"\nuser = "a"\n\n'
+        '[[tasks]]\nid = "00000000-0000-4000-8000-0000000000c1"\nuser = "a"\nstatus = "RUNNING"\n\n'
+        '[[tasks]]\nid = "00000000-0000-4000-8000-0000000000c2"\nuser = "a"\nstatus = "RUNNING"\n',
+        "toml",
+    )
+    settings = replace(Settings(jwt_secret=SECRET, clock="manual"), max_tasks=2)
+    client = await aiohttp_client(create_app(settings, scenario))
+    auth = {"Authorization": f"JWT {await token(client, 'a')}"}
+    body = {"remote_protocol": 1, "width": 1920, "height": 1080, "password": None}
+    resp = await client.post(f"/api/v2/pools/{POOL_ID}/connect/", json=body, headers=auth)
+    assert resp.status == 503
+    assert resp.headers["www-authenticate"] == "JWT"
+    assert await resp.json() == {
+        "detail": [
+            {
+                "msg": "Too many tasks: all 2 the world may keep are running (max_tasks; raise it "
+                "with --max-tasks or MOCKAPI_MAX_TASKS).",
+                "err_code": 999,
+                "type": "default",
+            }
+        ]
+    }
+    assert len(await (await client.get("/service/all-tasks/")).json()) == 2
