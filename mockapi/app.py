@@ -14,10 +14,12 @@ from mockapi.dashboard.feed import setup_dashboard
 from mockapi.domain.clock import Clock
 from mockapi.domain.faults import FaultEngine
 from mockapi.domain.journal import Journal
+from mockapi.domain.limits import Limits, resolve
 from mockapi.domain.runtime import ClockOverrides, Runtime
 from mockapi.domain.scenario import Scenario, default_scenario_path, load_scenario
 from mockapi.domain.tokens import TokenService, random_secret
 from mockapi.domain.watch import ScenarioWatcher
+from mockapi.domain.world import World
 from mockapi.hub.hub import Hub
 from mockapi.keys import (
     CLOCK,
@@ -34,6 +36,7 @@ from mockapi.pages.render import setup_pages
 from mockapi.routes import setup_routes
 from mockapi.settings import Settings
 from mockapi.statemachines.login import build_login_machine
+from mockapi.web import parser_errors
 from mockapi.web.metrics import setup_metrics
 from mockapi.web.middleware import request_middleware
 from mockapi.web.transport import STALLS, Stalls
@@ -64,22 +67,37 @@ async def _close_sockets(app: web.Application) -> None:
     # on_shutdown runs before the server waits for handlers, so open sockets end at once (1001)
     # and requests held by a delay fault go on instead of waiting for a clock that has stopped.
     app[FAULTS].release()
+    # A world being built for a PUT or a reset would hold the shutdown until it is done.
+    app[RUNTIME].stop_building()
     app[STALLS].release()  # hung requests close, trickled bodies go out whole
     await app[HUB].close_all()
 
 
 def create_app(
-    settings: Settings | None = None, scenario: Scenario | None = None
+    settings: Settings | None = None,
+    scenario: Scenario | None = None,
+    *,
+    world: World | None = None,
+    limits: Limits | None = None,
 ) -> web.Application:
-    """Build the mockapi application; ``scenario`` overrides the file named in ``settings``."""
+    """Build the mockapi application; ``scenario`` overrides the file named in ``settings``.
+
+    ``world`` is the scenario's world built already (the server builds it without holding the
+    loop, :func:`~mockapi.domain.world.build_world`); ``limits`` the server's, resolved from
+    ``settings`` and the scenario's ``[settings]`` when None. A scenario over a limit raises
+    :class:`~mockapi.domain.limits.LimitExceeded`.
+    """
     settings = settings or Settings()
     if scenario is None:
         scenario = load_scenario(settings.scenario or default_scenario_path())
+    if limits is None:
+        limits = resolve(settings.given_limits(), scenario.settings.limit_values())
+    parser_errors.install()
     clock = Clock()
     secret = settings.jwt_secret.encode() if settings.jwt_secret else random_secret()
     tokens = TokenService(secret, clock)
-    hub = Hub()
-    journal = Journal(clock.time)
+    hub = Hub(max_sockets=limits.max_sockets, max_sockets_per_user=limits.max_sockets_per_user)
+    journal = Journal(clock.time, capacity=limits.max_journal)
 
     def deliver(user_id: uuid.UUID, frame: dict[str, Any]) -> None:
         # Every frame sent goes to the journal and to the owner's sockets, in that order.
@@ -95,6 +113,8 @@ def create_app(
         tokens,
         faults.publish,
         ClockOverrides(time_scale=settings.time_scale, mode=settings.clock, seed=settings.seed),
+        limits=limits,
+        world=world,
     )
     faults.load(runtime.scenario.faults, runtime.world)
     stalls = Stalls(clock)
@@ -129,7 +149,7 @@ def create_app(
     app.cleanup_ctx.append(_lifecycle)
     app.on_shutdown.append(_close_sockets)
     if settings.watch and settings.scenario is not None:
-        watcher = ScenarioWatcher(settings.scenario, runtime.reset)
+        watcher = ScenarioWatcher(settings.scenario, runtime.replace)
         app[WATCHER] = watcher
         app.cleanup_ctx.append(_watching)
     # The live dashboard hears every change of the clock, the runtime and the hub.

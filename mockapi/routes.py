@@ -9,6 +9,8 @@ kind implies (403 on JWT routes, 422, 413, the service token's 403) are added by
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from aiohttp import web
 
 from mockapi.apidocs import handlers as docs
@@ -60,10 +62,13 @@ from mockapi.web.route import (
     empty,
     errors,
     page,
+    refused,
     register,
 )
 
 API = "/api/v2"
+#: The headers of an answer that a limit of the world refused (mockapi.domain.limits).
+_LIMIT_HEADERS = {"www-authenticate": "Always `JWT`."}
 
 _TASK_NOT_FOUND = errors(
     "The task does not exist or belongs to someone else (admins see every task).", NOT_FOUND
@@ -83,9 +88,11 @@ ROUTES: tuple[Route, ...] = (
           responses={
               200: _TOKEN,
               401: errors("Unknown or disabled user, empty password (999); wrong OTP (103).",
-                          INVALID_CREDENTIALS, OTP_INVALID),
+                          INVALID_CREDENTIALS, OTP_INVALID,
+                          rule="The user and password are the scenario's (CONTRACT §4)."),
               428: errors("Another factor is needed: go on at next_step.",
-                          OTP_REQUIRED, ADFS_REQUIRED, HARDWARE_TOKEN_REQUIRED),
+                          OTP_REQUIRED, ADFS_REQUIRED, HARDWARE_TOKEN_REQUIRED,
+                          rule="The user's MFA kind (OTP, ADFS, hardware token) asks for it."),
           }),
     Route("POST", f"{API}/users/logout/", users.logout, "logout", "Log out", "users",
           auth=Auth.JWT,
@@ -97,7 +104,8 @@ ROUTES: tuple[Route, ...] = (
           query=mfa.AdfsQuery, validated=False,
           responses={
               200: page("The sign-in page, the username prefilled."),
-              400: page("The page with the reason: redirect_uri cannot receive a token."),
+              400: replace(page("The page with the reason: redirect_uri cannot receive a token."),
+                           rule="redirect_uri must be an absolute http(s) URL or a custom scheme."),
           }),
     Route("POST", f"{API}/users/adfs/", mfa.adfs_submit, "adfs-submit", "ADFS sign-in",
           "mfa", body=mfa.AdfsForm, validated=False,
@@ -106,15 +114,19 @@ ROUTES: tuple[Route, ...] = (
               200: body(TokenBody, "Signed in, no redirect_uri: the login's body."),
               302: empty("Signed in: to redirect_uri#access_token=<jwt>&token_type=JWT.",
                          {"Location": "redirect_uri with the token in the fragment."}),
-              400: page("The page with the reason: unreadable form or bad redirect_uri."),
-              401: page("The page again with the error: wrong credentials or not an ADFS user."),
+              400: replace(page("The page with the reason: unreadable form or bad redirect_uri."),
+                           rule="redirect_uri must be an absolute http(s) URL or a custom scheme;"
+                                " the form must hold username and password."),
+              401: replace(page("The page again with the error: wrong credentials or not an ADFS"
+                                " user."), rule="The user must be the scenario's ADFS user."),
           }),
     Route("POST", f"{API}/users/hardware_token/", mfa.hardware_token, "hardware-token",
           "Hardware-token sign-in", "mfa", body=mfa.HardwareTokenBody,
           responses={
               200: _TOKEN,
               401: errors("Wrong user or password (999); the code does not match (103).",
-                          INVALID_CREDENTIALS, OTP_INVALID),
+                          INVALID_CREDENTIALS, OTP_INVALID,
+                          rule="The user, password and code are the scenario's."),
           }),
     # -- pools (CONTRACT §5, §7) ---------------------------------------------------------------
     Route("GET", f"{API}/pools/", pools.list_pools, "pools", "The caller's pools", "pools",
@@ -135,8 +147,12 @@ ROUTES: tuple[Route, ...] = (
                           ws.BAD_HANDSHAKE),
               403: errors("Handshake refused: bad token, or client_id is not the token's "
                           "(sent with Connection: close).", PERMISSION_DENIED),
-              404: Answer("A plain HTTP GET, without Upgrade: websocket.",
-                          models=(HttpDetail,)),
+              404: Answer("A plain HTTP GET, without Upgrade: websocket (with or without the"
+                          " trailing slash).", models=(HttpDetail,)),
+              503: Answer("Handshake refused: the user, or the server, holds as many sockets as"
+                          " its limit (max_sockets_per_user, max_sockets); msg names it (sent"
+                          " with Connection: close).", models=(AppError,),
+                          headers=_LIMIT_HEADERS | {"Retry-After": "Seconds: `1`."}),
           }),
     Route("GET", f"{API}/pools/{{id}}/connect/", pools.get_machine, "connect-step1",
           "Step 1: reserve a machine", "pools", auth=Auth.JWT, path_params=pools.PoolPath,
@@ -157,6 +173,11 @@ ROUTES: tuple[Route, ...] = (
                           INSUFFICIENT_PERMISSIONS),
               409: errors("The user has no machine in this pool yet (step 1 first).",
                           NO_ELIGIBLE_MACHINE),
+              422: refused("remote_protocol 2 or 3 (RDP, NATIVE_RDP) cannot be started: only 1,"
+                           " GLINTV1 (value_error, CONTRACT §7)."),
+              503: Answer("Every task the world may keep (max_tasks) is still running: none"
+                          " can be started; msg names the limit.", models=(AppError,),
+                          headers=_LIMIT_HEADERS),
           }),
     # -- tasks (CONTRACT §6) -------------------------------------------------------------------
     Route("GET", f"{API}/tasks/{{task_id}}/", tasks.get_task, "task", "A task", "tasks",
@@ -174,7 +195,10 @@ ROUTES: tuple[Route, ...] = (
           "service", responses={200: body(ServiceTaskList)}),
     Route("POST", "/service/create-pools/", original.create_pools, "service-create-pools",
           "Create pools", "service", body=original.CreatePoolsBody,
-          responses={201: body(PoolList, "The new pools.")}),
+          responses={201: body(PoolList, "The new pools."),
+                     422: refused("An id in assigned_users is no user of the world; or the"
+                                  " world would go over its pools, machines or assignments"
+                                  " limit (limit_exceeded). Nothing is created.")}),
     # -- /service/: control ----------------------------------------------------------
     Route("GET", "/service/clock/", control.get_clock, "service-clock", "The clock", "control",
           responses={200: body(ClockView)}),
@@ -189,7 +213,11 @@ ROUTES: tuple[Route, ...] = (
     Route("PUT", "/service/scenario/", control.put_scenario, "service-scenario-put",
           "Replace the scenario", "control", body=Scenario,
           body_media=("application/json", "application/toml"),
-          responses={200: body(ResetBody, "The new world.")}, in_fuzz_run=False),
+          responses={200: body(ResetBody, "The new world."),
+                     422: refused("The scenario is empty, its references do not resolve, a"
+                                  " value breaks a rule of the scenario format, or the world"
+                                  " would go over a limit (limit_exceeded). Nothing changes.")},
+          in_fuzz_run=False),
     Route("POST", "/service/tasks/{id}/", control.force_task, "service-task-force",
           "Force a task's status", "control", path_params=control.ForcedTaskPath,
           body=control.TaskForce,
@@ -200,7 +228,9 @@ ROUTES: tuple[Route, ...] = (
                           models=(AppError,), headers={"www-authenticate": "Always `JWT`."}),
           }),
     Route("POST", "/service/tokens/", control.issue_token, "service-tokens", "Mint a token",
-          "control", body=control.TokenRequest, responses={200: body(IssuedToken)}),
+          "control", body=control.TokenRequest,
+          responses={200: body(IssuedToken),
+                     422: refused("username is no user of the world.")}),
     Route("GET", "/service/journal/", control.get_journal, "service-journal", "The journal",
           "control", query=control.JournalQuery, responses={200: body(JournalPage)}),
     Route("DELETE", "/service/journal/", control.clear_journal, "service-journal-clear",
@@ -208,13 +238,19 @@ ROUTES: tuple[Route, ...] = (
     # -- /service/: faults -----------------------------------------------------------
     Route("GET", "/service/faults/", control.list_faults, "service-faults", "The faults",
           "control", responses={200: body(FaultList)}),
-    # A fuzzed fault (drop everything, say) would make every later answer of the run a fault.
+    # A fuzzed fault (drop everything, say) acts on later cases too: the fuzz run removes every
+    # fault before each case (tests/e2e/test_schemathesis.py).
     Route("POST", "/service/faults/", control.add_fault, "service-faults-add", "Add a fault",
-          "control", body=FaultSpec, in_fuzz_run=False,
+          "control", body=FaultSpec,
           responses={
               201: body(FaultBody, "The fault as added, its id generated when none was given."),
               409: Answer("A fault with this id exists already.", models=(AppError,),
-                          headers={"www-authenticate": "Always `JWT`."}),
+                          headers={"www-authenticate": "Always `JWT`."},
+                          rule="Fault ids are unique."),
+              422: refused("user is no user of the world; a close code outside 1000-1003,"
+                           " 1007-1014, 3000-4999; actions that exclude each other (status and"
+                           " drop) or that need another key (body or headers without status);"
+                           " HTTP and WebSocket keys mixed; or max_faults reached."),
           }),
     Route("DELETE", "/service/faults/", control.clear_faults, "service-faults-clear",
           "Remove every fault", "control", responses={204: empty("Removed.")}),

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+
+from mockapi.domain.limits import LIMITS
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -35,3 +38,36 @@ class Settings:
     ready_file: Path | None = None
     #: One DEBUG line per request on the ``mockapi.access`` logger (``--access-log``).
     access_log: bool = True
+    #: True when the server made ``service_token`` itself, because it binds beyond loopback
+    #: and none was given: the start line prints it (as Jupyter prints its token).
+    service_token_generated: bool = False
+    # The world's limits (mockapi.domain.limits): None is "as the start-up scenario's
+    # [settings] say, else the default".
+    max_users: int | None = None
+    max_pools: int | None = None
+    max_machines: int | None = None
+    max_assignments: int | None = None
+    max_tasks: int | None = None
+    max_rules: int | None = None
+    max_faults: int | None = None
+    max_journal: int | None = None
+    max_sockets_per_user: int | None = None
+    max_sockets: int | None = None
+
+    def given_limits(self) -> dict[str, int | None]:
+        """Every limit key with the value given on the command line (None: not given)."""
+        return {limit.key: getattr(self, limit.key) for limit in LIMITS}
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding ``host`` keeps the server on this machine.
+
+    Only ``localhost`` and loopback addresses count; any other name is taken as reaching
+    beyond, without asking a resolver (a name may resolve differently tomorrow).
+    """
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -4,7 +4,10 @@
 ``may_trigger``, each trigger, each ``may_<trigger>`` and each ``is_<state>`` onto every new
 model, and works out afresh for each one which of those names to bind and which
 ``on_enter_<state>``/``on_exit_<state>`` methods to register, all the same for every model of a
-class. It works that out once per model class and then binds the same callables directly.
+class. It works that out once per model class, and then serves the names from the class
+(:class:`LazyBinding`) instead of storing some fifty partials in every model's ``__dict__``:
+each model keeps one attribute, its plan, and reading a name makes the partial transitions
+would have stored. ``remove_model`` drops what ``add_model`` bound, as transitions does not.
 
 :class:`LeanEvent` makes a trigger cheap. transitions' ``Event.trigger`` wraps every trigger
 in a partial, a queue check, a ``finalize_event`` pass and ``prepare``/``on_exit``/``on_enter``
@@ -24,8 +27,8 @@ module and let :func:`~mockapi.statemachines.registry.build_machine` build plain
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -53,10 +56,58 @@ class BindingPlan:
     after: list[tuple[str, Callable[..., Any], Any]]
     #: All the names: a model that already has one of them goes through ``add_model`` in full.
     names: frozenset[str]
-    #: Whether the names can go straight into the model's ``__dict__``: the class has no
-    #: attribute of any of them and no ``__setattr__`` of its own, so ``setattr`` would do
-    #: exactly that.
+    #: Whether the names can be served from the class (:class:`LazyBinding`) instead of
+    #: going into each model's ``__dict__``: the class has no attribute of any of them (but
+    #: these descriptors) and no ``__setattr__`` of its own, so reading a name gives what
+    #: ``setattr`` would have stored.
     direct: bool
+    #: Each name's partial as ``(func, before, after)``: ``partial(func, *before, model, *after)``.
+    shapes: Mapping[str, tuple[Callable[..., Any], tuple[Any, ...], tuple[Any, ...]]] = field(
+        default_factory=dict
+    )
+
+
+#: The one attribute a model bound from a plan keeps: the plan (shared by every model of the
+#: class in that machine), which :class:`LazyBinding` reads.
+PLANNED = "_planned_bindings"
+
+
+class LazyBinding:
+    """A name ``add_model`` binds, served from the model's class.
+
+    transitions stores some fifty partials in every model's ``__dict__`` (kilobytes a model:
+    with one connection model per (user, pool), the largest cost of a busy world). Reading the
+    name here makes the same partial transitions would have stored, ``partial(func, model)``
+    (with the state or trigger argument where transitions puts one), from the model's plan. A
+    model without a plan of this machine has no such attribute, as before ``add_model``.
+    """
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance: object, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        plan: BindingPlan | None = instance.__dict__.get(PLANNED)
+        shape = None if plan is None else plan.shapes.get(self.name)
+        if shape is None:
+            raise AttributeError(self.name)
+        func, before, after = shape
+        return partial(func, *before, instance, *after)
+
+
+def _serve_from_class(cls: type, names: frozenset[str]) -> None:
+    """Put a :class:`LazyBinding` on ``cls`` for each of ``names`` it has none for yet."""
+    for name in names:
+        if not isinstance(cls.__dict__.get(name), LazyBinding):
+            setattr(cls, name, LazyBinding(name))
+
+
+def _ours(cls: type, name: str) -> bool:
+    """Whether ``cls`` has no attribute ``name`` but a :class:`LazyBinding`."""
+    return not hasattr(cls, name) or isinstance(getattr(cls, name), LazyBinding)
 
 
 class LeanEvent(Event):
@@ -161,20 +212,42 @@ class PlannedMachine(Machine):
             if plan is None:
                 super().add_model(mod, initial)
                 continue
-            bound = {name: partial(func, mod) for name, func in plan.plain}
-            for name, func, arg in plan.before:
-                bound[name] = partial(func, arg, mod)
-            for name, func, arg in plan.after:
-                bound[name] = partial(func, mod, arg)
             if plan.direct:
-                mod.__dict__.update(bound)
+                _serve_from_class(type(mod), plan.names)
+                mod.__dict__[PLANNED] = plan
             else:
+                bound = {name: partial(func, mod) for name, func in plan.plain}
+                for name, func, arg in plan.before:
+                    bound[name] = partial(func, arg, mod)
+                for name, func, arg in plan.after:
+                    bound[name] = partial(func, mod, arg)
                 for name, value in bound.items():
                     setattr(mod, name, value)
             # What set_state does for one model.
             state = initial if isinstance(initial, State) else self.get_state(initial)
             setattr(mod, self.model_attribute, state.value)
             self.models.append(mod)
+
+    def remove_model(self, model: Any) -> None:
+        """transitions' ``remove_model``, and the names ``add_model`` bound go too.
+
+        transitions leaves them on the model: some fifty partials that each refer to the model
+        (kilobytes a model, kept as long as a finished task is), and a cycle only the cyclic
+        collector can free. A name is dropped only if it is still this machine's partial for
+        this model.
+        """
+        super().remove_model(model)
+        for mod in model if isinstance(model, list) else [model]:
+            own = getattr(mod, "__dict__", None)
+            planned = self._plans.get(type(mod))
+            if own is None or planned is None:
+                continue
+            if own.get(PLANNED) is planned[1]:
+                del own[PLANNED]
+            for name in planned[1].names:
+                bound = own.get(name)
+                if isinstance(bound, partial) and any(arg is mod for arg in bound.args):
+                    del own[name]
 
     def _can_trigger(self, model: Any, trigger: str, *args: Any, **kwargs: Any) -> bool:
         """``may_trigger``: transitions' answer, without listing every trigger of the state.
@@ -218,8 +291,8 @@ class PlannedMachine(Machine):
             self._plans[type(model)] = (signature, self._make_plan(model))
             return None
         plan = planned[1]
-        if not plan.names.isdisjoint(own):
-            return None
+        if PLANNED in own or not plan.names.isdisjoint(own):
+            return None  # bound already (by another machine), or its own attributes: in full
         return plan
 
     def _make_plan(self, model: object) -> BindingPlan:
@@ -250,5 +323,6 @@ class PlannedMachine(Machine):
             after=[(name, func, after[0]) for name, func, _, after in planned if after],
             names=frozenset(binder[0] for binder in planned),
             direct=cls.__setattr__ is object.__setattr__
-            and not any(hasattr(cls, binder[0]) for binder in planned),
+            and all(_ours(cls, binder[0]) for binder in planned),
+            shapes={name: (func, before, after) for name, func, before, after in planned},
         )

@@ -245,6 +245,8 @@ class _Builder:
             )
         if headers:
             response["headers"] = headers
+        if answer.rule:
+            response["x-business-rule"] = answer.rule
         content: dict[str, Any] = {}
         alternatives = [self.ref(model, "serialization") for model in _answer_models(answer)]
         if alternatives:

@@ -8,7 +8,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mockapi.cli.args import EXIT_USAGE, Parser, missing_file, prog_name
+from mockapi.domain.limits import LimitExceeded, check_scenario, resolve
 from mockapi.domain.scenario import Scenario, ScenarioError, load_scenario
+
+#: Valid, but most likely a mistake: a world nobody can log in to.
+NO_USERS = "no users ([[users]] or [[user_groups]]): every login will fail"
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -86,13 +90,18 @@ def check(files: Sequence[Path]) -> int:
             continue
         try:
             scenario = load_scenario(path)
-        except ScenarioError as exc:
+            # As the server would start with it, no flags given: the limits of its own
+            # [settings], else the defaults.
+            check_scenario(scenario, resolve({}, scenario.settings.limit_values()))
+        except (ScenarioError, LimitExceeded) as exc:
             for problem in exc.problems:
                 print(f"{path}: {problem}")
             count = len(exc.problems)
             print(f"{path}: invalid, {count} problem{'' if count == 1 else 's'}")
             status = EXIT_USAGE
             continue
+        if not scenario.users and not scenario.user_groups:
+            print(f"{path}: warning: {NO_USERS}")
         print(f"{path}: ok ({summary(scenario)})")
     return status
 

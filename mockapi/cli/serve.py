@@ -12,11 +12,12 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 import signal
 import socket
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from aiohttp import web
@@ -39,9 +40,20 @@ from mockapi.cli.args import (
     prog_name,
     whole_number,
 )
+from mockapi.domain.limits import LIMITS, Limit, LimitExceeded, Limits, check_scenario, resolve
 from mockapi.domain.scenario import Scenario, ScenarioError, default_scenario_path, load_scenario
+from mockapi.domain.world import World, build_world
 from mockapi.keys import CLOCK, RUNTIME
-from mockapi.settings import DEFAULT_HOST, DEFAULT_IDLE_TIMEOUT_S, DEFAULT_PORT, Settings
+from mockapi.settings import (
+    DEFAULT_HOST,
+    DEFAULT_IDLE_TIMEOUT_S,
+    DEFAULT_PORT,
+    Settings,
+    is_loopback,
+)
+
+#: RFC 7518 section 3.2: an HS256 key of at least 256 bits.
+MIN_SECRET_BYTES = 32
 
 log = logging.getLogger("mockapi")
 
@@ -95,6 +107,7 @@ def serve_parser() -> Parser:
     )
     parser.add_argument(
         "--jwt-secret",
+        type=jwt_secret,
         metavar="SECRET",
         help="HS256 key for access tokens, 32 bytes or more (default: random per process, "
         "so tokens do not survive a restart)",
@@ -115,7 +128,8 @@ def serve_parser() -> Parser:
     parser.add_argument(
         "--service-token",
         metavar="TOKEN",
-        help="require header X-Service-Token: TOKEN on /service/ routes (default: open)",
+        help="require header X-Service-Token: TOKEN on /service/ routes (default: open on "
+        "loopback; beyond loopback a random token, printed on the start line)",
     )
     watch = parser.add_argument(
         "--watch",
@@ -156,6 +170,20 @@ def serve_parser() -> Parser:
         help="one line per request (method, path, status, user, time taken) at DEBUG level, "
         "shown with --log-level DEBUG (default on)",
     )
+    limits = parser.add_argument_group(
+        "limits on the whole world",
+        "A scenario, a --watch reload or a control request that would go over one is\n"
+        "refused (422, or exit 2 at start-up) and nothing changes. Default: the start-up\n"
+        "scenario's [settings] value, else the figure shown; docs/performance.md gives what\n"
+        "each item costs in memory.",
+    )
+    for limit in LIMITS:
+        limits.add_argument(
+            limit.flag,
+            type=_limit_value(limit),
+            metavar="N",
+            help=f"{limit.counts} (default {limit.default:,})",
+        )
     for action in options(parser):
         action.help = f"{action.help} [env {env_name(action.dest)}]"
     return parser
@@ -170,6 +198,29 @@ def scenario_path(path: Path | None) -> Path | None:
         return path
     shipped = default_scenario_path().with_name(f"{path.name}.toml")
     return shipped if shipped.is_file() else path
+
+
+def jwt_secret(text: str) -> str:
+    """An HS256 key as ``--help`` promises it: 32 bytes or more (UTF-8)."""
+    size = len(text.encode("utf-8", "surrogateescape"))
+    if size < MIN_SECRET_BYTES:
+        raise argparse.ArgumentTypeError(
+            f"{size} bytes; an HS256 key needs at least {MIN_SECRET_BYTES} (RFC 7518 section 3.2)"
+        )
+    return text
+
+
+def _limit_value(limit: Limit) -> Callable[[str], int]:
+    # Rules and faults may be limited to none; a world of no users or pools is no limit.
+    lowest = 0 if limit.key in ("max_rules", "max_faults") else 1
+
+    def convert(text: str) -> int:
+        value = whole_number(text.replace("_", ""))
+        if value < lowest:
+            raise argparse.ArgumentTypeError(f"must be {lowest} or more: {text!r}")
+        return value
+
+    return convert
 
 
 def settings_from_args(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> Settings:
@@ -188,8 +239,14 @@ def settings_from_args(argv: Sequence[str], environ: Mapping[str, str] | None = 
         parser.error("--watch needs --scenario PATH (the file to watch)")
     if args.ready_file is not None and not args.ready_file.parent.is_dir():
         parser.error(f"--ready-file: no such folder: {args.ready_file.parent}")
+    host = args.host or DEFAULT_HOST
+    token, generated = args.service_token, False
+    if token is None and not is_loopback(host):
+        # As Jupyter does: reset, scenario replacement and token minting are not opened to
+        # the network with no word said. The token is printed on the start line.
+        token, generated = secrets.token_urlsafe(32), True
     return Settings(
-        host=args.host or DEFAULT_HOST,
+        host=host,
         port=DEFAULT_PORT if args.port is None else args.port,
         scenario=scenario_path(args.scenario),
         seed=args.seed,
@@ -197,11 +254,13 @@ def settings_from_args(argv: Sequence[str], environ: Mapping[str, str] | None = 
         log_level=args.log_level or "INFO",
         time_scale=args.time_scale,
         clock=args.clock,
-        service_token=args.service_token,
+        service_token=token,
+        service_token_generated=generated,
         watch=bool(args.watch),
         idle_timeout=DEFAULT_IDLE_TIMEOUT_S if args.idle_timeout is None else args.idle_timeout,
         ready_file=args.ready_file,
         access_log=True if args.access_log is None else args.access_log,
+        **{limit.key: getattr(args, limit.key) for limit in LIMITS},
     )
 
 
@@ -213,10 +272,25 @@ def read_scenario(path: Path) -> Scenario:
     try:
         return load_scenario(path)
     except ScenarioError as exc:
-        count = len(exc.problems)
-        lines = [f"invalid scenario {path} ({count} problem{'s' if count != 1 else ''}):"]
-        lines += [f"  {problem}" for problem in exc.problems]
-        raise UsageError("\n".join(lines)) from None
+        raise UsageError(_invalid(path, exc.problems)) from None
+
+
+def _invalid(path: Path, problems: Sequence[str]) -> str:
+    count = len(problems)
+    lines = [f"invalid scenario {path} ({count} problem{'s' if count != 1 else ''}):"]
+    lines += [f"  {problem}" for problem in problems]
+    return "\n".join(lines)
+
+
+def server_limits(settings: Settings, scenario: Scenario, path: Path) -> Limits:
+    """The server's limits (flags, then the start-up scenario's [settings], then the
+    defaults), or :class:`UsageError` with the same words a PUT's 422 uses."""
+    limits = resolve(settings.given_limits(), scenario.settings.limit_values())
+    try:
+        check_scenario(scenario, limits)
+    except LimitExceeded as exc:
+        raise UsageError(_invalid(path, exc.problems)) from None
+    return limits
 
 
 def _reason(exc: OSError) -> str:
@@ -255,8 +329,47 @@ def remove_ready_file(path: Path, url: str) -> None:
             path.unlink()
 
 
-async def _serve(settings: Settings, scenario: Scenario, scenario_path: Path) -> None:
-    app = create_app(settings, scenario)
+async def _build_or_stop(scenario: Scenario, seed: int | None, stop: asyncio.Event) -> World | None:
+    """The scenario's world, built in slices so a signal ends the start at once (None)."""
+    building = asyncio.ensure_future(build_world(scenario, seed))
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({building, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if not building.done():
+        building.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await building
+        return None
+    return building.result()
+
+
+def start_line(settings: Settings, url: str, scenario_path: Path, seed: int, clock: str) -> str:
+    """What the server prints once it listens (ASCII only: any terminal prints it)."""
+    line = (
+        f"mockapi serving {url}/api/v2/ (scenario {scenario_path}, seed {seed}, clock {clock}); "
+        f"docs at {url}/docs"
+    )
+    if settings.service_token_generated:
+        # As Jupyter does: the token a server beyond loopback made itself, once, here.
+        line += f"; /service/ needs the header X-Service-Token: {settings.service_token}"
+    return line
+
+
+async def _serve(
+    settings: Settings, scenario: Scenario, scenario_path: Path, limits: Limits
+) -> None:
+    # The signals are handled before the world is built: a large world takes seconds, and
+    # SIGTERM or SIGINT meanwhile must still end the process at once, with exit 0.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows loops
+            loop.add_signal_handler(sig, stop.set)
+    world = await _build_or_stop(scenario, settings.seed, stop)
+    if world is None:
+        log.info("stopped while the world was built")
+        return
+    app = create_app(settings, scenario, world=world, limits=limits)
     resume_collector()
     # keepalive_timeout is aiohttp's only clock on a connection with no complete request: it
     # starts at the connect and no partial request line or header resets it.
@@ -272,21 +385,12 @@ async def _serve(settings: Settings, scenario: Scenario, scenario_path: Path) ->
         raise UsageError(
             f"cannot listen on {settings.host}:{settings.port}: {_reason(exc)}"
         ) from None
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows loops
-            loop.add_signal_handler(sig, stop.set)
     runtime, clock = app[RUNTIME], app[CLOCK]
     # With --port 0 the OS picked the port: say the real one.
     port = runner.addresses[0][1] if runner.addresses else settings.port
     url = _url(settings.host, port)
-    # ASCII only: the line must print whatever the terminal's encoding.
-    print(
-        f"mockapi serving {url}/api/v2/ (scenario {scenario_path}, seed {runtime.world.seed}, "
-        f"clock {clock.mode} x{clock.time_scale:g}); docs at {url}/docs",
-        flush=True,
-    )
+    clock_text = f"{clock.mode} x{clock.time_scale:g}"
+    print(start_line(settings, url, scenario_path, runtime.world.seed, clock_text), flush=True)
     ready = settings.ready_file
     try:
         if ready is not None:
@@ -304,8 +408,14 @@ async def _serve(settings: Settings, scenario: Scenario, scenario_path: Path) ->
             remove_ready_file(ready, url)
 
 
+def _stop_quietly(signum: int, frame: object) -> None:
+    """SIGTERM before the event loop handles signals: end as SIGINT would, with exit 0."""
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str]) -> int:
     """Serve until SIGINT or SIGTERM: exit 0, or 2 with a one-line reason."""
+    signal.signal(signal.SIGTERM, _stop_quietly)
     try:
         settings = settings_from_args(argv)
         logging.basicConfig(
@@ -313,8 +423,10 @@ def main(argv: Sequence[str]) -> int:
         )
         scenario_path = settings.scenario or default_scenario_path()
         scenario = read_scenario(scenario_path)
-        with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(_serve(settings, scenario, scenario_path))
+        limits = server_limits(settings, scenario, scenario_path)
+        asyncio.run(_serve(settings, scenario, scenario_path, limits))
+    except KeyboardInterrupt:
+        return 0
     except UsageError as exc:
         print(f"{prog_name()}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -8,6 +8,7 @@ once. A reset builds a new world in place, so the app keeps one ``Runtime`` for 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Callable
@@ -20,10 +21,16 @@ from typing import Any
 from transitions import MachineError
 
 from mockapi.domain.clock import Clock, Timer
+from mockapi.domain.limits import (
+    Limits,
+    WorldCounts,
+    check_growth,
+    check_scenario,
+)
 from mockapi.domain.listeners import Listeners
 from mockapi.domain.scenario import RuleSpec, Scenario, Timing, normalise_ref
 from mockapi.domain.tokens import TokenService
-from mockapi.domain.world import Desktop, Pool, User, World, task_frame
+from mockapi.domain.world import Desktop, Pool, User, World, build_world, task_frame
 from mockapi.statemachines.connection import (
     TASK_OUTCOME_TRIGGER,
     Connection,
@@ -39,8 +46,26 @@ log = logging.getLogger(__name__)
 Publish = Callable[[uuid.UUID, dict[str, Any]], None]
 
 
+#: Where each count of a create-pools request comes from, for the 422 item's ``loc``.
+CREATE_POOLS_LOCS = {
+    "pools": ("body", "count"),
+    "machines": ("body", "create_machines_count"),
+    "assignments": ("body", "assigned_users"),
+}
+
+
 class UnknownTask(LookupError):
     """No task with that id."""
+
+
+class TaskLimitReached(Exception):
+    """Every task the world may keep (``max_tasks``) is still running: none can be added."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"Too many tasks: all {limit:,} the world may keep are running (max_tasks; "
+            "raise it with --max-tasks or MOCKAPI_MAX_TASKS)."
+        )
 
 
 class TransitionRefused(Exception):
@@ -88,7 +113,13 @@ class Runtime:
         tokens: TokenService,
         publish: Publish,
         overrides: ClockOverrides = ClockOverrides(),
+        *,
+        limits: Limits | None = None,
+        world: World | None = None,
     ) -> None:
+        """Play ``scenario``: ``world`` is its world already built (:func:`build_world`), or
+        None to build it here. ``limits`` are the server's (the ceiling every later scenario
+        may only lower); ``scenario`` must fit them (:func:`check_scenario`)."""
         self.clock = clock
         self.tokens = tokens
         self.overrides = overrides
@@ -109,14 +140,46 @@ class Runtime:
         #: Told after a reset built the new world, before :attr:`listeners`: what lives next
         #: to the world and starts over with it (the scenario's faults).
         self.on_reset = Listeners()
+        #: The server's limits; :attr:`limits` are those of the scenario being played.
+        self.ceiling = limits or Limits()
+        self.limits = check_scenario(scenario, self.ceiling)
+        #: One world is built at a time: a second replacement waits for the first.
+        self._rebuilding = asyncio.Lock()
+        self._building: asyncio.Future[World] | None = None
         self.scenario = scenario
         self.world: World
-        self.reset(scenario)
+        self.reset(scenario, world)
 
     # -- resetting -------------------------------------------------------------------------
-    def reset(self, scenario: Scenario | None = None) -> None:
-        """Back to the initial state of ``scenario`` (the active one when None)."""
+    async def replace(self, scenario: Scenario | None = None) -> None:
+        """Back to the initial state of ``scenario`` (the active one when None), the world
+        built without holding the loop (:func:`build_world`) and swapped in at once.
+
+        Raises :class:`LimitExceeded`, before anything is built or changed, when ``scenario``
+        would go over a limit.
+        """
+        async with self._rebuilding:
+            target = scenario or self.scenario
+            limits = check_scenario(target, self.ceiling)
+            self._building = asyncio.ensure_future(build_world(target, self.overrides.seed))
+            try:
+                world = await self._building
+            finally:
+                self._building = None
+            self.limits = limits
+            self.reset(target, world)
+
+    def stop_building(self) -> None:
+        """Drop a world being built (the server is stopping): its replacement never happens."""
+        if self._building is not None:
+            self._building.cancel()
+
+    def reset(self, scenario: Scenario | None = None, world: World | None = None) -> None:
+        """Back to the initial state of ``scenario`` (the active one when None); ``world`` is
+        its world built already, or None to build it now (holding the loop meanwhile)."""
         if scenario is not None:
+            if scenario is not self.scenario:
+                self.limits = check_scenario(scenario, self.ceiling)
             self.scenario = scenario
         for plan in self.plans.values():
             if plan.timer is not None:
@@ -138,7 +201,7 @@ class Runtime:
         )
         self.tokens.ttl_s = settings.token_ttl_s
         self.tokens.clear_revoked()
-        self.world = World(self.scenario, self.overrides.seed)
+        self.world = world or World(self.scenario, self.overrides.seed)
         self._seed_connections()
         self.on_reset()
         self.listeners()
@@ -199,7 +262,10 @@ class Runtime:
         return conn
 
     def expandable(self, user: User, pool: Pool) -> bool:
-        """Whether step 1 may start a POOL_EXPAND: the rules, then the pool's capacity."""
+        """Whether step 1 may start a POOL_EXPAND: the world's machine limit, the rules, then
+        the pool's capacity."""
+        if not pool.free and len(self.world.machines) >= self.limits.max_machines:
+            return False  # a new machine would go over max_machines: 403/800, as exhausted
         rule = self.rule_for(user, pool, TaskKind.POOL_EXPAND)
         if rule is not None and rule.expandable is not None:
             return rule.expandable
@@ -215,7 +281,7 @@ class Runtime:
             # shift the outcomes of other requests.
             made = conn.expand_requested(
                 new_task=partial(self._new_expand, user, pool),
-                expandable=self.expandable(user, pool),
+                expandable=self.expandable(user, pool) and self._room_for_a_task(),
             )
             if not made:
                 return Step1.CANNOT_EXPAND, None
@@ -231,6 +297,8 @@ class Runtime:
         conn = self.connection(user.id, pool.id)
         answer = conn.step2
         if answer is Step2.NEW_TASK:
+            if not self._room_for_a_task():
+                raise TaskLimitReached(self.limits.max_tasks)
             task = self._new_task(TaskKind.GLINT_START, user, pool)
             self._launch(task, user, pool)
             conn.start_requested(task=task)
@@ -240,6 +308,22 @@ class Runtime:
         if answer is Step2.CONNECTION_DATA:
             return answer, user.machine_in(pool.id)
         return answer, None
+
+    def _room_for_a_task(self) -> bool:
+        """Whether a new task fits ``max_tasks``, forgetting the oldest finished task if not.
+
+        A forgotten task leaves the tasks API (404) and /service/all-tasks/; a connection that
+        answers with it (step 1's COMPLETED expand) keeps answering the same object. Only when
+        every task kept is still running is there no room.
+        """
+        tasks = self.world.tasks
+        if len(tasks) < self.limits.max_tasks:
+            return True
+        for task_id, task in tasks.items():  # oldest first: a dict keeps insertion order
+            if task.is_done:
+                del tasks[task_id]
+                return True
+        return False
 
     def _new_expand(self, user: User, pool: Pool) -> Task:
         """The POOL_EXPAND of a step 1 the connection machine let through, launched."""
@@ -251,6 +335,7 @@ class Runtime:
     def _synthetic_expand(self, conn: Connection) -> Task:
         # A machine the scenario assigned up front has no task; answer a COMPLETED one, made
         # once and kept, so repeats (and the tasks API) show the same task.
+        self._room_for_a_task()  # done and kept as the connection's, even at the limit
         created = self.clock.now()
         task = Task(
             id=self.world.new_id(),
@@ -279,7 +364,23 @@ class Runtime:
         return self.world.new_machine(pool)
 
     def create_pools(self, count: int, machines_per_pool: int, users: list[User]) -> list[Pool]:
-        """New pools drawn from the seeded generator, each with free machines, assigned."""
+        """New pools drawn from the seeded generator, each with free machines, assigned.
+
+        Raises :class:`LimitExceeded`, and creates nothing, when the world would go over its
+        pools, machines or assignments limit.
+        """
+        world = self.world
+        current = WorldCounts(
+            pools=len(world.pools),
+            machines=len(world.machines),
+            assignments=sum(len(user.pool_ids) for user in world.users.values()),
+        )
+        added = WorldCounts(
+            pools=count,
+            machines=count * machines_per_pool,
+            assignments=count * len(dict.fromkeys(users)),
+        )
+        check_growth(self.limits, current, added, CREATE_POOLS_LOCS)
         pools = self.world.create_pools(count, machines_per_pool, users)
         log.info(
             "created %d pool(s) with %d free machine(s) each, assigned to %d user(s): %s",

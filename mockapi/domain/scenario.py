@@ -29,6 +29,7 @@ from pydantic import (
 )
 
 from mockapi.domain.faultspec import FaultSpec
+from mockapi.domain.limits import LimitSettings
 
 TaskKind = Literal["POOL_EXPAND", "GLINT_START"]
 TaskStatusName = Literal["PENDING", "RUNNING", "COMPLETED", "CANCELLED", "FAILED"]
@@ -54,7 +55,7 @@ class _Strict(BaseModel):
 Seconds = Annotated[float, Field(ge=0)]
 
 
-class SettingsSection(_Strict):
+class _RunSettings(_Strict):
     seed: int = DEFAULT_SEED
     check_passwords: bool = False
     token_ttl_s: Annotated[float, Field(gt=0)] = 86400.0
@@ -68,6 +69,12 @@ class SettingsSection(_Strict):
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value
+
+
+class SettingsSection(LimitSettings, _RunSettings):
+    """``[settings]``: the seed, the clock, tokens, then the world's limits
+    (:class:`~mockapi.domain.limits.LimitSettings`; in this order of bases, the limit keys come
+    after the others wherever the section is listed)."""
 
 
 class VersionSection(_Strict):
@@ -177,9 +184,9 @@ class UserSpec(UserFields):
 
 class UserGroupSpec(UserFields):
     prefix: Annotated[str, Field(min_length=1)]
-    #: Building a world blocks the event loop for every user; 100,000 is 10x the load
-    #: scenario (the build time is in docs/performance.md).
-    count: Annotated[int, Field(ge=1, le=100_000)]
+    #: No bound of its own: the world's ``max_users`` counts every group's users together
+    #: (mockapi.domain.limits), before any is made.
+    count: Annotated[int, Field(ge=1)]
 
 
 class PoolSpec(_Strict):
@@ -392,12 +399,25 @@ def parse_scenario(data: Any, source: str = "scenario") -> Scenario:
     return scenario
 
 
+#: Why an empty text is refused: it would be a valid world of nothing. curl's
+#: ``--data-binary @FILE`` sends an empty body when FILE is not there, and every login would
+#: then fail with no word said.
+EMPTY = (
+    "(empty): the scenario is empty: it would replace the world with no users and no pools "
+    "(did --data-binary @FILE or --scenario name a missing or empty file?)"
+)
+
+
 def parse_text(text: str, fmt: Literal["toml", "json"], source: str = "scenario") -> Scenario:
-    """Parse scenario text in TOML or JSON."""
+    """Parse scenario text in TOML or JSON; an empty one (blank, or comments only) is refused."""
+    if not text.strip():
+        raise ScenarioError([EMPTY], source)
     try:
         data = tomllib.loads(text) if fmt == "toml" else json.loads(text)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
         raise ScenarioError([f"(syntax): {exc}"], source) from None
+    if data == {}:
+        raise ScenarioError([EMPTY], source)
     return parse_scenario(data, source)
 
 

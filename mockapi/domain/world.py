@@ -7,9 +7,13 @@ outcomes. It imports no web framework: handlers read it and call into it.
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import hashlib
 import random
+import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -148,12 +152,24 @@ def task_frame(task: Task) -> dict[str, Any]:
 _OS_TYPES = ("Windows", "Linux")
 _GENERATED_POOL_TYPES = ("AUTOMATED", "STATIC")
 _CONNECTION_TYPES = {"Windows": ("RDP", "NATIVE_RDP"), "Linux": ("GLINT",)}
+#: Users, machines or tasks built between two pauses of :meth:`World.build_steps`: small
+#: enough that a pause comes often, large enough that pausing costs next to nothing.
+BUILD_STEP = 500
+#: From this many users and machines on, a world built at run time is frozen for the cyclic
+#: collector (see :func:`build_world`). Freezing also keeps whatever else lives at that moment
+#: (open sockets, tasks) out of later collections, so a cycle they leave when they go stays:
+#: worth it only when walking the world would hold the loop.
+FREEZE_FROM = 20_000
+#: Longest stretch :func:`build_world` keeps the event loop before letting others run.
+BUILD_SLICE_S = 0.005
 
 
 class World:
     """Users, pools, machines and tasks of one scenario run."""
 
-    def __init__(self, scenario: Scenario, seed: int | None = None) -> None:
+    def __init__(self, scenario: Scenario, seed: int | None = None, *, build: bool = True) -> None:
+        """The world of ``scenario``; with ``build=False`` it stays empty until
+        :meth:`build_steps` has run through (see :func:`build_world`)."""
         self.scenario = scenario
         self.seed = scenario.settings.seed if seed is None else seed
         self.rng = random.Random(self.seed)
@@ -167,7 +183,9 @@ class World:
         #: :meth:`add_pool` and :meth:`create_pools`, which clear it; a reset or a new scenario
         #: builds a new World, and with it an empty memo.
         self._user_pools: dict[uuid.UUID, tuple[Pool, ...]] = {}
-        self._build()
+        if build:
+            for _ in self.build_steps():
+                pass
 
     # -- lookups ---------------------------------------------------------------------------
     def user(self, ref: str | uuid.UUID) -> User | None:
@@ -234,18 +252,27 @@ class World:
         assert user is not None, f"scenario validation let through user {ref!r}"
         return user
 
-    def _build(self) -> None:
+    def build_steps(self) -> Iterator[None]:
+        """Build the world, pausing (yielding) every :data:`BUILD_STEP` users or machines.
+
+        Whoever drives it may do other work between two steps; the world is complete when the
+        iterator is exhausted, and must not be used before.
+        """
         for spec in self.scenario.pools:
             self._add_pool(spec)
-        for user_spec in self.scenario.users:
+        for n, user_spec in enumerate(self.scenario.users, 1):
             self._add_user(user_spec.id, user_spec.username, user_spec, self._pool_ids(user_spec))
+            if n % BUILD_STEP == 0:
+                yield
         for group in self.scenario.user_groups:
             # The group's pools are resolved once, not once per user (10,000 in load.toml).
             pool_ids = self._pool_ids(group)
             for index in range(1, group.count + 1):
                 name = f"{group.prefix}{index:05d}"
                 self._add_user(stable_uuid4(f"user:{name}"), name, group, pool_ids)
-        for machine_spec in self.scenario.machines:
+                if index % BUILD_STEP == 0:
+                    yield
+        for n, machine_spec in enumerate(self.scenario.machines, 1):
             pool = self._pool_ref(machine_spec.pool)
             owner = self._user_ref(machine_spec.user) if machine_spec.user else None
             machine = Desktop(
@@ -265,12 +292,18 @@ class World:
                 pool.free.append(machine)
             else:
                 owner.machines.append(machine)
+            if n % BUILD_STEP == 0:
+                yield
         for pool_spec in self.scenario.pools:
             pool = self.pools[pool_spec.id]
-            for _ in range(pool_spec.free_machines):
+            for n in range(1, pool_spec.free_machines + 1):
                 machine = self.new_machine(pool, count_as_created=False)
                 pool.free.append(machine)
-        for task_spec in self.scenario.tasks:
+                if n % BUILD_STEP == 0:
+                    yield
+        for n, task_spec in enumerate(self.scenario.tasks, 1):
+            if n % BUILD_STEP == 0:
+                yield
             owner = self._user_ref(task_spec.user)
             task_pool = self._pool_ref(task_spec.pool) if task_spec.pool else None
             task = Task(
@@ -388,3 +421,35 @@ class World:
         if count_as_created:
             pool.created += 1
         return machine
+
+
+async def build_world(scenario: Scenario, seed: int | None = None) -> World:
+    """Build the world of ``scenario`` on the running loop, in slices of
+    :data:`BUILD_SLICE_S`, so every other request (and a signal) is served meanwhile.
+
+    The world is handed over only once complete: no one sees it half built. Cancelling the
+    call drops it. The cyclic collector is off while it builds: a full collection walks every
+    object the collector tracks (docs/performance.md has the figure for a large world), and
+    building frees nothing for it to find. A large world (:data:`FREEZE_FROM`) is then frozen,
+    as start-up freezes its world (mockapi.cli._startup), so later collections do not walk it
+    either; frozen objects are still freed the usual way once nothing refers to them. Garbage
+    cycles left before the build are collected first: frozen, they would stay for good. That
+    collection walks what is not frozen yet, which the large worlds are not part of.
+    """
+    world = World(scenario, seed, build=False)
+    collecting = gc.isenabled()
+    if collecting:
+        gc.collect()
+    gc.disable()
+    try:
+        deadline = time.perf_counter() + BUILD_SLICE_S
+        for _ in world.build_steps():
+            if time.perf_counter() >= deadline:
+                await asyncio.sleep(0)
+                deadline = time.perf_counter() + BUILD_SLICE_S
+    finally:
+        if collecting:
+            if len(world.users) + len(world.machines) >= FREEZE_FROM:
+                gc.freeze()
+            gc.enable()
+    return world

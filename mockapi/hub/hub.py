@@ -26,6 +26,7 @@ from typing import Any
 
 from aiohttp import WSCloseCode, web
 
+from mockapi.domain.limits import SOCKETS, SOCKETS_PER_USER
 from mockapi.domain.listeners import Listeners
 from mockapi.hub._frames import text_frame
 from mockapi.hub._silence import silence
@@ -117,7 +118,15 @@ class Hub:
         max_frames: int = MAX_QUEUED_FRAMES,
         max_bytes: int = MAX_QUEUED_BYTES,
         close_timeout_s: float = CLOSE_TIMEOUT_S,
+        *,
+        max_sockets: int = SOCKETS.default,
+        max_sockets_per_user: int = SOCKETS_PER_USER.default,
     ) -> None:
+        #: The world's socket limits (mockapi.domain.limits): a handshake past one is refused.
+        self.max_sockets = max_sockets
+        self.max_sockets_per_user = max_sockets_per_user
+        #: Sockets registered now, everyone's.
+        self.total = 0
         self.max_frames = max_frames
         self.max_bytes = max_bytes
         self.close_timeout_s = close_timeout_s
@@ -147,6 +156,7 @@ class Hub:
         """
         peer = Peer(user_id=user_id, username=username, ws=ws, transport=transport)
         self._peers.setdefault(user_id, []).append(peer)
+        self.total += 1
         log.info("socket opened: user=%s sockets=%d", username, self.count(user_id))
         self.listeners()
         return peer
@@ -161,6 +171,7 @@ class Hub:
         peers = self._peers.get(peer.user_id, [])
         if peer in peers:
             peers.remove(peer)
+            self.total -= 1
             if not peers:
                 del self._peers[peer.user_id]
             log.info(
@@ -170,6 +181,19 @@ class Hub:
             self.listeners()
         self._drop(peer)
         await _stop(peer.writer)
+
+    def refusal(self, user_id: uuid.UUID) -> str | None:
+        """Why one more socket of ``user_id`` would go over a socket limit, or None."""
+        for limit, held, allowed in (
+            (SOCKETS_PER_USER, self.count(user_id), self.max_sockets_per_user),
+            (SOCKETS, self.total, self.max_sockets),
+        ):
+            if held >= allowed:
+                return (
+                    f"Too many {limit.noun}: {allowed:,} open, the limit ({limit.key}). Close one,"
+                    f" or raise it with {limit.flag} (or {limit.env}) at start-up."
+                )
+        return None
 
     def count(self, user_id: uuid.UUID) -> int:
         """How many sockets ``user_id`` holds."""

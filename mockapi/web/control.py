@@ -20,6 +20,7 @@ from mockapi.domain.errors import NOT_FOUND, ApiError, Conflict, ValidationFaile
 from mockapi.domain.faults import DuplicateFault, UnknownUser
 from mockapi.domain.faultspec import FaultBody, FaultList, FaultSpec
 from mockapi.domain.lazymodel import DeferredModel
+from mockapi.domain.limits import LimitExceeded, WorldCounts, check_growth
 from mockapi.domain.runtime import Runtime, TransitionRefused, UnknownTask
 from mockapi.domain.scenario import Scenario, ScenarioError, parse_text
 from mockapi.domain.world import task_to_dict
@@ -98,16 +99,23 @@ def _world_summary(runtime: Runtime) -> dict[str, object]:
     }
 
 
-def _restart(app: web.Application, scenario: Scenario | None = None) -> dict[str, object]:
-    """Back to the initial state of ``scenario`` (the active one when None); sockets stay."""
+async def _restart(app: web.Application, scenario: Scenario | None = None) -> dict[str, object]:
+    """Back to the initial state of ``scenario`` (the active one when None); sockets stay.
+
+    The new world is built while other requests are answered, and swapped in at once; a
+    scenario over a limit of the world is a 422 naming it, and nothing changes.
+    """
     runtime = app[RUNTIME]
-    runtime.reset(scenario)  # what a reset restores: mockapi.app's restore()
+    try:
+        await runtime.replace(scenario)  # what a reset restores: mockapi.app's restore()
+    except LimitExceeded as exc:
+        raise ValidationFailed(exc.detail()) from None
     return {"world": _world_summary(runtime), "clock": clock_view(app[CLOCK])}
 
 
 async def reset(request: web.Request) -> web.StreamResponse:
     """``POST /service/reset/``: tasks, machines, revoked tokens, journal, clock start over."""
-    return json_response({"data": _restart(request.app)})
+    return json_response({"data": await _restart(request.app)})
 
 
 async def get_scenario(request: web.Request) -> web.StreamResponse:
@@ -145,7 +153,7 @@ async def put_scenario(request: web.Request) -> web.StreamResponse:
         raise ValidationFailed(
             [validation_item("scenario", ["body"], problem, None) for problem in exc.problems]
         ) from None
-    return json_response({"data": _restart(request.app, scenario)})
+    return json_response({"data": await _restart(request.app, scenario)})
 
 
 class ForcedTaskPath(DeferredModel):
@@ -235,8 +243,18 @@ async def add_fault(request: web.Request) -> web.StreamResponse:
     """``POST /service/faults/``: add a fault after the others (the scenario's ``[[faults]]``
     keys); 201 with it, its id generated when none is given. A reset removes it."""
     spec = await parse_body(request, FaultSpec)
+    engine = request.app[FAULTS]
     try:
-        fault = request.app[FAULTS].add(spec)
+        check_growth(
+            request.app[RUNTIME].limits,
+            WorldCounts(faults=len(engine.faults)),
+            WorldCounts(faults=1),
+            {"faults": ("body",)},
+        )
+    except LimitExceeded as exc:
+        raise ValidationFailed(exc.detail()) from None
+    try:
+        fault = engine.add(spec)
     except UnknownUser:
         raise ValidationFailed(
             [

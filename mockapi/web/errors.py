@@ -22,6 +22,7 @@ from mockapi.domain.errors import (
     ValidationFailed,
 )
 from mockapi.web.responses import json_response
+from mockapi.web.route import ROUTE_TABLE
 from mockapi.web.rules import is_websocket_upgrade
 
 log = logging.getLogger(__name__)
@@ -33,11 +34,16 @@ def answer(spec: ErrorSpec) -> web.Response:
 
 
 def _slash_redirect(request: web.Request) -> web.StreamResponse | None:
-    """The 307 to the trailing-slash form, when that form is a route."""
+    """The 307 to the trailing-slash form, when that form is a route that is not a WebSocket.
+
+    A plain request to a WebSocket path is a 404 with or without the slash (CONTRACT §1): the
+    original's router never redirects to a WebSocket route.
+    """
     if request.path.endswith("/"):
         return None
+    sockets = {route.name for route in request.app.get(ROUTE_TABLE, ()) if route.websocket}
     for resource in request.app.router.resources():
-        if _matches(resource, request.path + "/"):
+        if resource.name not in sockets and _matches(resource, request.path + "/"):
             location = str(request.url.with_path(request.path + "/", encoded=False))
             # The query as sent: re-encoding its decoded form turns %2B into %252B.
             raw_query = request.rel_url.raw_query_string

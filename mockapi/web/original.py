@@ -12,6 +12,7 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 
 from mockapi.domain.errors import ValidationFailed
+from mockapi.domain.limits import LimitExceeded
 from mockapi.domain.world import User, task_to_dict
 from mockapi.keys import RUNTIME
 from mockapi.web.responses import json_response
@@ -69,7 +70,8 @@ async def all_tasks(request: web.Request) -> web.StreamResponse:
 
 
 async def create_pools(request: web.Request) -> web.StreamResponse:
-    """New pools (201); an unknown user id is a 422 naming it, and nothing is created."""
+    """New pools (201); an unknown user id, or a world that would go over its pools, machines
+    or assignments limit, is a 422 naming it, and nothing is created."""
     body = await parse_body(request, CreatePoolsBody)
     runtime = request.app[RUNTIME]
     users: list[User] = []
@@ -95,5 +97,8 @@ async def create_pools(request: web.Request) -> web.StreamResponse:
                 for index in unknown
             ]
         )
-    pools = runtime.create_pools(body.count, body.create_machines_count, users)
+    try:
+        pools = runtime.create_pools(body.count, body.create_machines_count, users)
+    except LimitExceeded as exc:
+        raise ValidationFailed(exc.detail()) from None
     return json_response([pool.to_dict() for pool in pools], status=201)

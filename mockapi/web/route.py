@@ -48,6 +48,10 @@ class Answer:
     ``models`` are other JSON bodies; with more than one body the schema is their ``anyOf``.
     ``media`` maps a non-JSON media type to its JSON schema (an HTML page, a script).
     ``headers`` maps a header name to its description; all are always sent.
+    ``rule`` says which business rule answers this status to a request the schema allows (an
+    unknown user, a login that needs MFA, a limit of the world): the document states it as
+    ``x-business-rule``, so a client (and a fuzzer's positive-data check) knows a well-formed
+    request can get it.
     """
 
     description: str
@@ -56,6 +60,7 @@ class Answer:
     media: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     headers: Mapping[str, str] = field(default_factory=dict)
     examples: Mapping[str, Any] = field(default_factory=dict)
+    rule: str = ""
 
     def merged(self, other: Answer) -> Answer:
         """Both answers under one status: bodies, errors and headers of each."""
@@ -68,6 +73,7 @@ class Answer:
             media={**self.media, **other.media},
             headers={**self.headers, **other.headers},
             examples={**self.examples, **other.examples},
+            rule=" ".join(part for part in (self.rule, other.rule) if part),
         )
 
 
@@ -76,10 +82,10 @@ def body(model: type[BaseModel], description: str = "") -> Answer:
     return Answer(description or _first_line(model.__doc__) or "Success.", models=(model,))
 
 
-def errors(description: str, *specs: ErrorSpec) -> Answer:
+def errors(description: str, *specs: ErrorSpec, rule: str = "") -> Answer:
     """Application errors of one status, each catalogue entry an example."""
     assert len({spec.status for spec in specs}) == 1, "one status per answer"
-    return Answer(description, errors=specs)
+    return Answer(description, errors=specs, rule=rule)
 
 
 def page(description: str) -> Answer:
@@ -97,6 +103,13 @@ INVALID = Answer(
     "Validation failed: every error of the request, path errors first, then query, then body.",
     models=(ValidationError,),
 )
+
+
+def refused(text: str) -> Answer:
+    """A 422 (pydantic's shape) that a business rule gives a request the schema allows."""
+    return Answer(text, models=(ValidationError,), rule=text)
+
+
 #: 404 from the router itself: a path parameter of ``.`` or ``..`` is a dot segment, which
 #: normalisation removes, and the path left matches no route.
 NO_ROUTE = Answer(
@@ -146,6 +159,11 @@ class Route:
     description: str | None = None
     validated: bool = True
     in_fuzz_run: bool = True
+
+    @property
+    def websocket(self) -> bool:
+        """A WebSocket route: it documents the 101 of the upgrade."""
+        return 101 in self.responses
 
     @property
     def doc(self) -> str:

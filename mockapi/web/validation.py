@@ -17,6 +17,14 @@ from pydantic import BaseModel, ValidationError
 from mockapi.domain.errors import ErrorCode, ValidationFailed
 
 Location = Literal["path", "query", "body"]
+#: A version-4 UUID (RFC 4122 variant) as a path parameter is written, dashed or as 32 hex
+#: digits, any case: the document's ``pattern`` for it. The ``uuid4`` format is no JSON Schema
+#: format, so without it a client (or a fuzzer) would take any string for a valid id.
+UUID4_PATTERN = (
+    "^(?:[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-4[0-9A-Fa-f]{3}-[89ABab][0-9A-Fa-f]{3}-[0-9A-Fa-f]{12}"
+    "|[0-9A-Fa-f]{12}4[0-9A-Fa-f]{3}[89ABab][0-9A-Fa-f]{15})$"
+)
+
 M = TypeVar("M", bound=BaseModel)
 P = TypeVar("P", bound=BaseModel)
 Q = TypeVar("Q", bound=BaseModel)

@@ -123,7 +123,10 @@ def test_check_reads_json_scenarios(tmp_path: Path, capsys: pytest.CaptureFixtur
     path = write(tmp_path, json.dumps({"settings": {"seed": 7}}), name="world.json")
     code, lines = run(["check", str(path)], capsys)
     assert code == 0
-    assert lines == [f"{path}: ok (0 users, 0 pools, 0 machines, 0 tasks, 0 rules, 0 faults)"]
+    assert lines == [
+        f"{path}: warning: no users ([[users]] or [[user_groups]]): every login will fail",
+        f"{path}: ok (0 users, 0 pools, 0 machines, 0 tasks, 0 rules, 0 faults)",
+    ]
 
 
 def test_schema_is_json_schema_of_the_scenario_sections(
@@ -178,7 +181,10 @@ def test_check_counts_every_list_section_of_the_scenario(
     path = write(tmp_path, '[[faults]]\npath = "/api/v2/pools/"\nstatus = 503\n')
     code, lines = run(["check", str(path)], capsys)
     assert code == 0
-    assert lines == [f"{path}: ok (0 users, 0 pools, 0 machines, 0 tasks, 0 rules, 1 fault)"]
+    assert lines == [
+        f"{path}: warning: no users ([[users]] or [[user_groups]]): every login will fail",
+        f"{path}: ok (0 users, 0 pools, 0 machines, 0 tasks, 0 rules, 1 fault)",
+    ]
     sections = [
         name
         for name, field in Scenario.model_fields.items()
@@ -187,4 +193,4 @@ def test_check_counts_every_list_section_of_the_scenario(
     # Groups are counted as their users; every other list section has its own count.
     counted = {"user_groups": "users"}
     for name in sections:
-        assert counted.get(name, name).rstrip("s") in lines[0], name
+        assert counted.get(name, name).rstrip("s") in lines[1], name

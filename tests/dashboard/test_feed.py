@@ -232,7 +232,7 @@ async def test_the_page_shows_each_diagram_as_text_with_its_states(client: Clien
 
 async def test_world_values_are_escaped_in_the_page(make_client: MakeClient) -> None:
     scenario = default_scenario_path().read_text(encoding="utf-8")
-    scenario = scenario.replace('full_name = "User Two"', 'full_name = "</script><b>x"')
+    scenario = scenario.replace('full_name = "Lupis Pupas"', 'full_name = "</script><b>x"', 1)
     client = await make_client(Settings(jwt_secret=SECRET, clock="manual"))
     resp = await client.put(
         "/service/scenario/", data=scenario, headers={"Content-Type": "application/toml"}
@@ -278,8 +278,8 @@ async def test_a_snapshot_of_the_default_world(client: Client) -> None:
         ("user-2", "FAILED", "pool-win-1"),  # made after user-1's: same time, newer
         ("user-1", "PENDING", None),
     ]
-    assert tasks[0]["started"] == "2022-01-01T00:00:03Z"
-    assert tasks[0]["finished"] == "2022-01-01T00:00:10Z"
+    assert tasks[0]["started"] == "2022-01-02T00:00:00Z"
+    assert tasks[0]["finished"] == "2022-01-03T00:00:00Z"
     machines = snapshot["machines"]
     assert machines["task"]["marked"] == ["PENDING", "FAILED"]
     assert machines["task"]["counts"]["PENDING"] == 1

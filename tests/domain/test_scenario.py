@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
 from mockapi.domain.scenario import (
+    EMPTY,
     Scenario,
     ScenarioError,
     default_scenario_path,
@@ -69,10 +71,25 @@ def test_every_shipped_scenario_loads() -> None:
         assert isinstance(load_scenario(path), Scenario), path
 
 
-def test_empty_scenario_takes_the_defaults() -> None:
-    scenario = parse_text("", "toml")
+def test_a_scenario_of_one_setting_takes_the_defaults_for_the_rest() -> None:
+    scenario = parse_text("[settings]\nseed = 1\n", "toml")
     assert scenario.users == []
     assert set(scenario.timing) == {"POOL_EXPAND", "GLINT_START"}
+
+
+@pytest.mark.parametrize(
+    ("text", "fmt"),
+    [("", "toml"), (" \n\t\n", "toml"), ("# comments only\n", "toml"), ("{}", "json")],
+    ids=["nothing", "blank", "comments", "empty object"],
+)
+def test_an_empty_scenario_is_refused_naming_the_likely_mistake(
+    text: str, fmt: Literal["toml", "json"]
+) -> None:
+    # curl --data-binary @missing-file sends an empty body: it must not wipe the world.
+    with pytest.raises(ScenarioError) as caught:
+        parse_text(text, fmt)
+    assert caught.value.problems == [EMPTY]
+    assert "missing or empty file" in EMPTY
 
 
 def test_references_take_a_name_or_an_id_in_any_uuid_spelling() -> None:
@@ -351,9 +368,12 @@ def test_a_fault_may_not_close_with_a_reserved_code(code: int) -> None:
     ]
 
 
-def test_a_user_group_is_capped_so_a_scenario_put_cannot_stall_the_server() -> None:
+def test_a_user_group_has_no_cap_of_its_own_the_worlds_max_users_counts_them_all() -> None:
+    # mockapi.domain.limits refuses a world of too many users, whatever the groups.
+    scenario = parse_scenario({"user_groups": [{"prefix": "load", "count": 10**12}]})
+    assert scenario.user_groups[0].count == 10**12
     with pytest.raises(ScenarioError) as caught:
-        parse_scenario({"user_groups": [{"prefix": "load", "count": 100_001}]})
+        parse_scenario({"user_groups": [{"prefix": "load", "count": 0}]})
     assert caught.value.problems == [
-        "user_groups[0].count: Input should be less than or equal to 100000"
+        "user_groups[0].count: Input should be greater than or equal to 1"
     ]

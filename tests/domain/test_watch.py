@@ -121,7 +121,7 @@ def test_without_watch_there_is_no_watcher(path: Path) -> None:
 
 # -- edits -----------------------------------------------------------------------------------
 async def test_an_unchanged_file_is_not_reloaded(client: Client) -> None:
-    assert client.app[WATCHER].check() is None
+    assert await client.app[WATCHER].check() is None
     assert usernames(client) == ["carol"]
 
 
@@ -133,7 +133,7 @@ async def test_a_valid_edit_replaces_the_world_and_resets_it(
 
     write(path, WORLD_2)
     with caplog.at_level(logging.INFO, "mockapi.domain.watch"):
-        assert client.app[WATCHER].check() is True
+        assert await client.app[WATCHER].check() is True
 
     assert usernames(client) == ["dave"]
     assert (await scenario_json(client))["settings"]["seed"] == 2
@@ -157,7 +157,7 @@ async def test_an_invalid_edit_keeps_the_world_and_logs_every_problem(
 
     write(path, BROKEN)
     with caplog.at_level(logging.WARNING, "mockapi.domain.watch"):
-        assert client.app[WATCHER].check() is False
+        assert await client.app[WATCHER].check() is False
 
     assert usernames(client) == ["carol"]
     assert await scenario_json(client) == before
@@ -178,12 +178,12 @@ async def test_an_invalid_edit_is_reported_once_and_a_later_fix_applies(
 ) -> None:
     write(path, BROKEN)
     with caplog.at_level(logging.WARNING, "mockapi.domain.watch"):
-        assert client.app[WATCHER].check() is False
-        assert client.app[WATCHER].check() is None  # same broken file: not logged again
+        assert await client.app[WATCHER].check() is False
+        assert await client.app[WATCHER].check() is None  # same broken file: not logged again
     assert len(caplog.records) == 1
 
     write(path, WORLD_2)
-    assert client.app[WATCHER].check() is True
+    assert await client.app[WATCHER].check() is True
     assert usernames(client) == ["dave"]
 
 
@@ -192,20 +192,45 @@ async def test_a_deleted_file_keeps_the_world(
 ) -> None:
     delete(path)
     with caplog.at_level(logging.WARNING, "mockapi.domain.watch"):
-        assert client.app[WATCHER].check() is False
+        assert await client.app[WATCHER].check() is False
     assert usernames(client) == ["carol"]
     assert "(file): cannot read" in caplog.records[0].getMessage()
 
     write(path, WORLD_2)  # written again: picked up like any edit
-    assert client.app[WATCHER].check() is True
+    assert await client.app[WATCHER].check() is True
     assert usernames(client) == ["dave"]
 
 
-def test_the_watcher_hands_only_valid_scenarios_to_apply(path: Path) -> None:
+async def test_the_watcher_hands_only_valid_scenarios_to_apply(path: Path) -> None:
     applied: list[Scenario] = []
-    watcher = ScenarioWatcher(path, applied.append)
+
+    async def apply(scenario: Scenario) -> None:
+        applied.append(scenario)
+
+    watcher = ScenarioWatcher(path, apply)
     write(path, BROKEN)
-    assert watcher.check() is False
+    assert await watcher.check() is False
     write(path, WORLD_2)
-    assert watcher.check() is True
+    assert await watcher.check() is True
     assert applied == [parse_text(WORLD_2, "toml")]
+
+
+async def test_an_edit_over_a_limit_keeps_the_world_and_logs_the_limit(
+    aiohttp_client: AiohttpClient, path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = Settings(
+        jwt_secret=SECRET, clock="manual", scenario=path, watch=True, max_users=1_000
+    )
+    client = await aiohttp_client(create_app(settings))
+    before = await scenario_json(client)
+    write(path, WORLD_1 + '\n[[user_groups]]\nprefix = "many"\ncount = 1000\n')
+    with caplog.at_level(logging.WARNING, "mockapi.domain.watch"):
+        assert await client.app[WATCHER].check() is False
+    assert usernames(client) == ["carol"]
+    assert await scenario_json(client) == before
+    assert [r.getMessage() for r in caplog.records] == [
+        f"scenario {path} changed but is invalid; keeping the running world:\n"
+        "  user_groups: Too many users: 1,001 asked for, the limit (max_users) is 1,000. "
+        "Raise it with --max-users (or MOCKAPI_MAX_USERS) at start-up, or max_users in the "
+        "[settings] of the scenario the server starts with."
+    ]

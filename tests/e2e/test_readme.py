@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from pytest_aiohttp import AiohttpClient
+
+from mockapi.app import create_app
+from mockapi.settings import Settings
 
 pytest_plugins = ["pytester"]
 
@@ -47,3 +52,35 @@ def test_the_readme_plugin_example_passes(pytester: pytest.Pytester) -> None:
     # A process of its own, as a user's run is (in-process, the outer run's imports clash).
     result = pytester.runpytest_subprocess(*ARGS)
     result.assert_outcomes(passed=1)
+
+
+LIMITS_SECTION = "## Limits and exposure"
+
+
+def _limits_blocks() -> tuple[str, str]:
+    text = README.read_text(encoding="utf-8")
+    section = text.split(LIMITS_SECTION, 1)[1].split("\n## ", 1)[0]
+    shell = re.search(r"^```sh\n(.*?)^```$", section, re.MULTILINE | re.DOTALL)
+    answer = re.search(r"^```json\n(.*?)^```$", section, re.MULTILINE | re.DOTALL)
+    assert shell is not None
+    assert answer is not None
+    return shell.group(1), answer.group(1).strip()
+
+
+async def test_the_readme_limits_example_answers_what_it_shows(
+    aiohttp_client: AiohttpClient,
+) -> None:
+    shell, shown = _limits_blocks()
+    # The example's server flag, file and request, as the shell lines give them.
+    flag = re.search(r"--max-users (\d+)", shell)
+    body = re.search(r"printf '(.*?)' > big\.toml", shell)
+    assert flag is not None
+    assert body is not None
+    settings = replace(Settings(clock="manual"), max_users=int(flag.group(1)))
+    client = await aiohttp_client(create_app(settings))
+    toml = body.group(1).encode().decode("unicode_escape")
+    resp = await client.put(
+        "/service/scenario/", data=toml, headers={"content-type": "application/toml"}
+    )
+    assert resp.status == 422
+    assert await resp.text() == shown

@@ -12,19 +12,28 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from transitions import EventData, Machine, MachineError
 
-from mockapi.statemachines._lean import PlannedMachine
+from mockapi.statemachines._lean import PLANNED, LazyBinding, PlannedMachine
 from mockapi.statemachines.connection import Connection, build_connection_machine
 from mockapi.statemachines.registry import build_machine
 
 
 # -- the binding plan --------------------------------------------------------------------------
-def bound_names(model: object) -> dict[str, tuple[Any, ...]]:
-    """The callables the machine bound on ``model``: name -> (function, arguments but the model)."""
-    return {
-        name: (value.func, tuple(arg for arg in value.args if arg is not model))
-        for name, value in vars(model).items()
-        if isinstance(value, partial)
-    }
+#: Every name a connection machine binds: its triggers, their ``may_`` and its states' ``is_``.
+def binding_names(machine: Machine) -> list[str]:
+    names = ["trigger", "may_trigger"]
+    names += [name for event in machine.events for name in (event, f"may_{event}")]
+    return names + [f"is_{state}" for state in machine.states]
+
+
+def bound_names(model: object, names: list[str]) -> dict[str, tuple[Any, ...]]:
+    """What reading each of ``names`` on ``model`` gives: name -> (function, arguments but the
+    model), for every name that is a partial holding the model (stored or served)."""
+    found = {}
+    for name in names:
+        value = getattr(model, name, None)
+        if isinstance(value, partial) and any(arg is model for arg in value.args):
+            found[name] = (value.func, tuple(arg for arg in value.args if arg is not model))
+    return found
 
 
 def test_a_later_model_of_a_class_gets_what_add_model_gives_the_first() -> None:
@@ -32,12 +41,12 @@ def test_a_later_model_of_a_class_gets_what_add_model_gives_the_first() -> None:
     first, second = (Connection(user_id=uuid.uuid4(), pool_id=uuid.uuid4()) for _ in range(2))
     machine.add_model(first)  # transitions' own add_model: it makes the plan
     machine.add_model(second)  # from the plan
-    assert bound_names(second) == bound_names(first)
+    names = binding_names(machine)
+    assert bound_names(second, names) == bound_names(first, names)
+    assert set(bound_names(second, names)) == set(names)
     assert {"trigger", "may_trigger", "expand_requested", "may_start_failed", "is_ready"} <= set(
-        bound_names(second)
+        names
     )
-    assert all(value.args[0] is second or value.args[1] is second for value in
-               (getattr(second, name) for name in bound_names(second)))  # fmt: skip
     assert list(machine.models) == [first, second]
     assert second.state == "no_machine"
     assert second.may_trigger("expand_requested", expandable=True)
@@ -102,6 +111,58 @@ def test_a_removed_model_added_again_starts_in_the_initial_state() -> None:
     assert lamp.state == "off"
     assert lamp.flip()  # type: ignore[attr-defined]
     assert list(machine.models) == [machine.models[0], lamp]
+
+
+def test_a_later_model_keeps_one_attribute_not_one_per_name() -> None:
+    # transitions stores every binding in each model's __dict__: kilobytes a connection.
+    machine = build_connection_machine()
+    first, second = (Connection(user_id=uuid.uuid4(), pool_id=uuid.uuid4()) for _ in range(2))
+    machine.add_model(first)
+    machine.add_model(second)
+    assert not any(isinstance(value, partial) for value in vars(second).values())
+    fresh = Connection(user_id=uuid.uuid4(), pool_id=uuid.uuid4())
+    assert set(vars(second)) == {*vars(fresh), PLANNED}
+    assert isinstance(vars(Connection)["expand_requested"], LazyBinding)
+
+
+def test_a_model_of_another_machine_of_the_same_class_gets_that_machines_bindings() -> None:
+    machines = [build_connection_machine() for _ in range(2)]
+    models = [Connection(user_id=uuid.uuid4(), pool_id=uuid.uuid4()) for _ in range(4)]
+    for index, model in enumerate(models):
+        machines[index % 2].add_model(model)
+    names = binding_names(machines[0])
+    assert bound_names(models[2], names) == bound_names(models[0], names)
+    assert bound_names(models[3], names) == bound_names(models[1], names)
+    assert bound_names(models[2], names) != bound_names(models[3], names)
+    assert models[3].expand_requested(new_task=lambda: None, expandable=True)  # type: ignore[arg-type,return-value]
+    assert [model.state for model in models] == ["no_machine"] * 3 + ["reserving"]
+
+
+def test_a_removed_model_keeps_no_binding_and_no_cycle() -> None:
+    # Each binding is a partial holding the model: left behind, a finished task kept kilobytes
+    # and a cycle only the cyclic collector could free.
+    machine = build_connection_machine()
+    first, second = (Connection(user_id=uuid.uuid4(), pool_id=uuid.uuid4()) for _ in range(2))
+    machine.add_model(first)  # transitions' own add_model
+    machine.add_model(second)  # from the plan
+    names = binding_names(machine)
+    for model in (first, second):
+        assert bound_names(model, names)
+        machine.remove_model(model)
+        assert bound_names(model, names) == {}
+        assert not hasattr(model, "expand_requested")
+        assert model.state == "no_machine"  # the model's own data stays
+    assert list(machine.models) == []
+
+
+def test_a_removed_model_keeps_what_it_set_itself() -> None:
+    machine = lamp_machine()
+    lamp = Lamp()
+    machine.add_model(lamp)
+    own = partial(print, "mine")
+    lamp.flip = own  # type: ignore[attr-defined]
+    machine.remove_model(lamp)
+    assert vars(lamp)["flip"] is own
 
 
 # -- the lean trigger --------------------------------------------------------------------------

@@ -8,9 +8,9 @@ never a wait.
 
 from __future__ import annotations
 
-import functools
 import json
 import tomllib
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +21,7 @@ from pytest_aiohttp import AiohttpClient
 
 from mockapi.app import create_app
 from mockapi.domain.clock import iso_z
-from mockapi.domain.journal import Journal
+from mockapi.domain.limits import LIMITS
 from mockapi.domain.scenario import default_scenario_path, parse_scenario
 from mockapi.keys import CLOCK, HUB, RUNTIME, TOKENS
 from mockapi.settings import Settings
@@ -45,6 +45,7 @@ from tests.conftest import SECRET
 from tests.helpers import ASTRAVDI_ID, POOL_WIN_1, Client, auth, login
 
 START = "2026-11-25T07:45:16.710622Z"
+LIMIT_KEYS = [limit.key for limit in LIMITS]
 CLOCK_PATH = "/service/clock/"
 RECEIVE_S = 5.0
 
@@ -519,7 +520,12 @@ free_machines = 1
 #: :data:`TINY_TOML` as GET /service/scenario/ shows it: every default filled in.
 TINY_JSON: dict[str, Any] = {
     "settings": {"seed": 3, "check_passwords": False, "token_ttl_s": 86400.0,
-                 "start": "2030-01-02T03:04:05Z", "time_scale": 1.0, "clock": "real"},
+                 "start": "2030-01-02T03:04:05Z", "time_scale": 1.0, "clock": "real",
+                 # The world's limits: null is "as the server says" (mockapi.domain.limits).
+                 "max_users": None, "max_pools": None, "max_machines": None,
+                 "max_assignments": None, "max_tasks": None, "max_rules": None,
+                 "max_faults": None, "max_journal": None, "max_sockets_per_user": None,
+                 "max_sockets": None},
     "version": {"version": "7.0.1", "build": "996", "year": "2025-2026",
                 "url": "https://spacevm.ru", "copyright": "spacevm.ru", "client": "4.0.0",
                 "gateway": "2.0.0"},
@@ -604,7 +610,7 @@ async def test_get_scenario_shows_the_active_scenario_with_every_default(client:
                           "machines", "tasks", "rules", "faults"]  # fmt: skip
     assert body["settings"] == {"seed": 20250911, "check_passwords": False,
                                 "token_ttl_s": 86400.0, "start": START, "time_scale": 1.0,
-                                "clock": "real"}  # fmt: skip
+                                "clock": "real"} | dict.fromkeys(LIMIT_KEYS)  # fmt: skip
     assert [user["username"] for user in body["users"]] == list(USER_IDS)
     assert [pool["name"] for pool in body["pools"]] == [
         "pool-win-1", "pool-win-2", "pool-astra-1", "pool-astra-2"
@@ -1075,10 +1081,10 @@ async def test_delete_clears_the_journal_and_numbering_goes_on(client: Client) -
 
 
 async def test_the_journal_is_bounded_and_counts_what_it_dropped(
-    aiohttp_client: AiohttpClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
+    aiohttp_client: AiohttpClient, settings: Settings
 ) -> None:
-    monkeypatch.setattr("mockapi.app.Journal", functools.partial(Journal, capacity=3))
-    client = await aiohttp_client(build_app(settings))
+    # The bound is the world's max_journal limit (--max-journal).
+    client = await aiohttp_client(build_app(replace(settings, max_journal=3)))
     for _ in range(5):
         await client.get("/api/v2/version/")
     body = await read_journal(client)

@@ -69,6 +69,15 @@ async def test_an_unknown_path_without_a_slash_is_404_not_307(client: Client) ->
     await expect(resp, NOT_FOUND)
 
 
+@pytest.mark.parametrize("slash", ["/", ""], ids=["with the slash", "without the slash"])
+async def test_a_plain_request_to_the_websocket_path_is_404_never_307(
+    client: Client, slash: str
+) -> None:
+    # CONTRACT §1: the original's router never redirects to its WebSocket route.
+    path = "/api/v2/pools/ws/7e1459c2-3e19-4c3d-98f5-8344d44ae6f4" + slash
+    await expect(await client.get(path, allow_redirects=False), NOT_FOUND)
+
+
 # -- 404 -------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "path",

@@ -36,6 +36,12 @@ ALL_POOLS = list(POOL_OBJECTS.values())
 NEW_POOL_KEYS = ["id", "name", "status", "is_favorite", "pool_type", "os_type", "connection_types"]
 
 
+#: CONTRACT §4: each user's email, as the original holds it.
+EMAILS = {"astravdi": "johndoe@example.com", "user-1": "yobap@example.com",
+          "user-2": "lupisp@example.com", "user-3": "mercylupis@example.com",
+          "user-4": "sevmev@example.com", "user-5": "lupisp@example.com"}  # fmt: skip
+
+
 def user_object(
     username: str,
     full_name: str,
@@ -52,7 +58,7 @@ def user_object(
         "username": username,
         "disabled": disabled,
         "roles": roles or ["user"],
-        "email": f"{username}@spacevm.ru",
+        "email": EMAILS[username],
         "full_name": full_name,
         "otp_enabled": otp,
         "adfs_enabled": adfs,
@@ -63,12 +69,12 @@ def user_object(
 
 
 ALL_USERS = [
-    user_object("astravdi", "Astra VDI", pools=list(POOL_OBJECTS), roles=["admin", "user"]),
-    user_object("user-1", "User One", pools=[], disabled=True, otp=True),
-    user_object("user-2", "User Two", pools=["pool-win-1", "pool-astra-2"]),
-    user_object("user-3", "User Three", pools=["pool-win-1"], hardware_token=True),
-    user_object("user-4", "User Four", pools=[], otp=True),
-    user_object("user-5", "User Five", pools=[], adfs=True),
+    user_object("astravdi", "John Doe", pools=list(POOL_OBJECTS), roles=["admin", "user"]),
+    user_object("user-1", "Yoba Pekas", pools=[], disabled=True, otp=True),
+    user_object("user-2", "Lupis Pupas", pools=["pool-win-1", "pool-astra-2"]),
+    user_object("user-3", "Mercy Lupis", pools=["pool-win-1"], hardware_token=True),
+    user_object("user-4", "Severus Meverus", pools=[], otp=True),
+    user_object("user-5", "Lupis Pupas", pools=[], adfs=True),
 ]
 
 
@@ -120,7 +126,7 @@ async def test_all_tasks_is_a_flat_list_with_each_owner(client: Client) -> None:
          "finished": None, "user_id": USER_IDS["user-1"]},
         {"id": "22aaa425-6387-4767-9611-3c26ad1a6161", "status": "FAILED",
          "kind": "POOL_EXPAND", "created": "2022-01-01T00:00:00Z",
-         "started": "2022-01-01T00:00:03Z", "finished": "2022-01-01T00:00:10Z",
+         "started": "2022-01-02T00:00:00Z", "finished": "2022-01-03T00:00:00Z",
          "user_id": USER_IDS["user-2"]},
     ]  # fmt: skip
     await expect(await client.get("/service/all-tasks/"), Answer(200, seeded))

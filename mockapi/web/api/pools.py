@@ -20,27 +20,36 @@ from mockapi.domain.errors import (
     NO_ELIGIBLE_MACHINE,
     POOL_CANNOT_EXPAND,
     ApiError,
+    ErrorCode,
+    ErrorSpec,
 )
-from mockapi.domain.runtime import Runtime
+from mockapi.domain.runtime import Runtime, TaskLimitReached
 from mockapi.domain.world import Desktop, Pool, User, task_to_dict
 from mockapi.keys import RUNTIME
 from mockapi.statemachines.connection import Step1, Step2
 from mockapi.statemachines.task import Task
 from mockapi.web.auth import authenticate
 from mockapi.web.responses import fast_json_response
-from mockapi.web.validation import parse_path, parse_path_body, parse_query
+from mockapi.web.validation import UUID4_PATTERN, parse_path, parse_path_body, parse_query
 
 
 class PoolsQuery(BaseModel):
-    """``GET /pools/`` parameters; ``is_favorite=false`` means no filter, not "not favourite"."""
+    """``GET /pools/`` parameters; ``is_favorite=false`` means no filter, not "not favourite".
 
-    is_favorite: bool = False
+    Declared in the original's order: the 422 items come page, size, is_favorite, whatever
+    the order of the query string (CONTRACT §5).
+    """
+
     page: Annotated[int, Field(ge=1)] = 1
     size: Annotated[int, Field(ge=1, le=100)] = 50
+    is_favorite: bool = False
 
 
 class PoolPath(BaseModel):
-    id: UUID4 = Field(examples=["bc4f9e45-6b5a-41e6-bb85-ae91f4b8c413"])
+    id: UUID4 = Field(
+        examples=["bc4f9e45-6b5a-41e6-bb85-ae91f4b8c413"],
+        json_schema_extra={"pattern": UUID4_PATTERN},
+    )
 
 
 class ConnectionTypesMap(IntEnum):
@@ -132,7 +141,10 @@ async def connect_machine(request: web.Request) -> web.StreamResponse:
     path, _body = await parse_path_body(request, PoolPath, ConnectBody)
     runtime = request.app[RUNTIME]
     pool = _assigned_pool(runtime, user, path)
-    answer, result = runtime.request_connection(user, pool)
+    try:
+        answer, result = runtime.request_connection(user, pool)
+    except TaskLimitReached as exc:
+        raise ApiError(ErrorSpec(503, str(exc), ErrorCode.DEFAULT)) from None
     if answer is Step2.CONNECTION_DATA and isinstance(result, Desktop):
         return fast_json_response(machine_body(result))
     if isinstance(result, Task):

@@ -15,11 +15,14 @@ from mockapi.statemachines.task import Task
 from mockapi.web.auth import authenticate
 from mockapi.web.bodies import TaskBody, TaskDone, TaskDoneBody, TaskOut
 from mockapi.web.responses import model_response
-from mockapi.web.validation import parse_path
+from mockapi.web.validation import UUID4_PATTERN, parse_path
 
 
 class TaskIdPath(BaseModel):
-    task_id: UUID4 = Field(examples=["fabb9a84-ae96-4d07-b5a0-329ea70fa476"])
+    task_id: UUID4 = Field(
+        examples=["fabb9a84-ae96-4d07-b5a0-329ea70fa476"],
+        json_schema_extra={"pattern": UUID4_PATTERN},
+    )
 
 
 async def _visible_task(request: web.Request) -> Task:

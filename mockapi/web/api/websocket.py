@@ -49,6 +49,12 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     user = identity.user
     # The socket may stay open for hours: keep the user, not the token and its claims.
     del identity
+    too_many = hub.refusal(user.id)
+    if too_many is not None:
+        # Memory is bounded by the world's socket limits; the client hears why, and may retry.
+        response = refuse(ErrorSpec(503, too_many, ErrorCode.DEFAULT))
+        response.headers[hdrs.RETRY_AFTER] = "1"
+        return response
     request[USER_KEY] = user.username
     peer = hub.connect(user.id, user.username, ws, request.transport)
     try:

@@ -246,13 +246,27 @@ async def test_user_2_sees_only_its_two_pools(client: Client) -> None:
         ),
         (
             {"size": "101", "page": "0", "is_favorite": "maybe"},
+            # CONTRACT §5: page, size, is_favorite (the original's parameter order), whatever
+            # the order of the query string.
             invalid(
-                item("bool_parsing", ["query", "is_favorite"],
-                     "Input should be a valid boolean, unable to interpret input", "maybe"),
                 item("greater_than_equal", ["query", "page"],
                      "Input should be greater than or equal to 1", "0", {"ge": 1}),
                 item("less_than_equal", ["query", "size"],
                      "Input should be less than or equal to 100", "101", {"le": 100}),
+                item("bool_parsing", ["query", "is_favorite"],
+                     "Input should be a valid boolean, unable to interpret input", "maybe"),
+            ),
+        ),
+        (
+            {"is_favorite": "maybe", "size": "0", "page": "x"},
+            invalid(
+                item("int_parsing", ["query", "page"],
+                     "Input should be a valid integer, unable to parse string as an integer",
+                     "x"),
+                item("greater_than_equal", ["query", "size"],
+                     "Input should be greater than or equal to 1", "0", {"ge": 1}),
+                item("bool_parsing", ["query", "is_favorite"],
+                     "Input should be a valid boolean, unable to interpret input", "maybe"),
             ),
         ),
     ],

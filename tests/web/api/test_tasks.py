@@ -27,8 +27,8 @@ USER_2_TASK_OBJECT = {
     "status": "FAILED",
     "kind": "POOL_EXPAND",
     "created": "2022-01-01T00:00:00Z",
-    "started": "2022-01-01T00:00:03Z",
-    "finished": "2022-01-01T00:00:10Z",
+    "started": "2022-01-02T00:00:00Z",
+    "finished": "2022-01-03T00:00:00Z",
 }
 
 
