@@ -79,7 +79,7 @@ def test_scenario_check_warns_about_a_scenario_without_users(tmp_path: Path) -> 
     assert done.returncode == 0
     assert done.stdout.splitlines() == [
         f"{path}: warning: no users ([[users]] or [[user_groups]]): every login will fail",
-        f"{path}: ok (0 users, 1 pool, 0 machines, 0 tasks, 0 rules)",
+        f"{path}: ok (0 users, 1 pool, 0 machines, 0 tasks, 0 rules, 0 faults)",
     ]
 
 
