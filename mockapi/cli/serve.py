@@ -40,8 +40,10 @@ from mockapi.cli.args import (
     whole_number,
 )
 from mockapi.domain.scenario import Scenario, ScenarioError, default_scenario_path, load_scenario
-from mockapi.keys import CLOCK, RUNTIME
+from mockapi.keys import CLOCK, RUNTIME, TLS
 from mockapi.settings import DEFAULT_HOST, DEFAULT_IDLE_TIMEOUT_S, DEFAULT_PORT, Settings
+from mockapi.tls import TlsSetupError
+from mockapi.web.tls import TlsSite
 
 log = logging.getLogger("mockapi")
 
@@ -134,6 +136,37 @@ def serve_parser() -> Parser:
         "before its first request's headers (slowloris) or between requests "
         f"(default {DEFAULT_IDLE_TIMEOUT_S:g}; open WebSockets are not idle)",
     )
+    tls = parser.add_argument(
+        "--tls",
+        action="store_const",
+        const=True,
+        help="serve HTTPS and WSS (not HTTP) with a certificate from mockapi's own CA; the "
+        "start line names the CA file for clients to trust",
+    )
+    tls.type = flag
+    parser.add_argument(
+        "--tls-dir",
+        type=Path,
+        metavar="DIR",
+        help="where --tls keeps its CA (ca.pem) and server key across starts "
+        "(default: $XDG_STATE_HOME/mockapi/tls or ~/.local/state/mockapi/tls)",
+    )
+    parser.add_argument(
+        "--tls-cert",
+        type=Path,
+        metavar="FILE",
+        help="serve this certificate chain (PEM) instead of mockapi's; needs --tls-key, "
+        "turns --tls on",
+    )
+    parser.add_argument(
+        "--tls-key", type=Path, metavar="FILE", help="the private key (PEM) of --tls-cert"
+    )
+    parser.add_argument(
+        "--tls-client-ca",
+        type=Path,
+        metavar="FILE",
+        help="mutual TLS: require a client certificate signed by this CA (PEM); needs --tls",
+    )
     parser.add_argument(
         "--ready-file",
         type=Path,
@@ -188,6 +221,16 @@ def settings_from_args(argv: Sequence[str], environ: Mapping[str, str] | None = 
         parser.error("--watch needs --scenario PATH (the file to watch)")
     if args.ready_file is not None and not args.ready_file.parent.is_dir():
         parser.error(f"--ready-file: no such folder: {args.ready_file.parent}")
+    if (args.tls_cert is None) != (args.tls_key is None):
+        parser.error("--tls-cert and --tls-key go together")
+    tls = bool(args.tls) or args.tls_cert is not None
+    if args.tls_client_ca is not None and not tls:
+        parser.error("--tls-client-ca needs --tls")
+    for name in ("tls_cert", "tls_key", "tls_client_ca"):
+        path = getattr(args, name)
+        if path is not None and not path.is_file():
+            option = "--" + name.replace("_", "-")
+            parser.error(f"{option}: no such file: {path}")
     return Settings(
         host=args.host or DEFAULT_HOST,
         port=DEFAULT_PORT if args.port is None else args.port,
@@ -202,6 +245,11 @@ def settings_from_args(argv: Sequence[str], environ: Mapping[str, str] | None = 
         idle_timeout=DEFAULT_IDLE_TIMEOUT_S if args.idle_timeout is None else args.idle_timeout,
         ready_file=args.ready_file,
         access_log=True if args.access_log is None else args.access_log,
+        tls=tls,
+        tls_dir=args.tls_dir,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        tls_client_ca=args.tls_client_ca,
     )
 
 
@@ -227,8 +275,8 @@ def _reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
-def _url(host: str, port: int) -> str:
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+def _url(host: str, port: int, scheme: str = "http") -> str:
+    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
 
 
 def write_ready_file(path: Path, url: str) -> None:
@@ -256,7 +304,10 @@ def remove_ready_file(path: Path, url: str) -> None:
 
 
 async def _serve(settings: Settings, scenario: Scenario, scenario_path: Path) -> None:
-    app = create_app(settings, scenario)
+    try:
+        app = create_app(settings, scenario)
+    except TlsSetupError as exc:
+        raise UsageError(str(exc)) from None
     resume_collector()
     # keepalive_timeout is aiohttp's only clock on a connection with no complete request: it
     # starts at the connect and no partial request line or header resets it.
@@ -264,7 +315,13 @@ async def _serve(settings: Settings, scenario: Scenario, scenario_path: Path) ->
         app, access_log=None, shutdown_timeout=1.0, keepalive_timeout=settings.idle_timeout
     )
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port)
+    tls = app.get(TLS)
+    site: web.TCPSite
+    if tls is not None:
+        # One port, one scheme: with --tls every route, page and socket is HTTPS/WSS.
+        site = TlsSite(runner, settings.host, settings.port, tls.switch, settings.idle_timeout)
+    else:
+        site = web.TCPSite(runner, settings.host, settings.port)
     try:
         await site.start()
     except OSError as exc:
@@ -280,11 +337,16 @@ async def _serve(settings: Settings, scenario: Scenario, scenario_path: Path) ->
     runtime, clock = app[RUNTIME], app[CLOCK]
     # With --port 0 the OS picked the port: say the real one.
     port = runner.addresses[0][1] if runner.addresses else settings.port
-    url = _url(settings.host, port)
+    url = _url(settings.host, port, "https" if tls is not None else "http")
+    trust = ""
+    if tls is not None:
+        trust = f"; CA {tls.ca_file}"
+        if tls.user_cert is not None:
+            trust = f"; certificate {tls.user_cert} (mockapi's CA for the faults: {tls.ca_file})"
     # ASCII only: the line must print whatever the terminal's encoding.
     print(
         f"mockapi serving {url}/api/v2/ (scenario {scenario_path}, seed {runtime.world.seed}, "
-        f"clock {clock.mode} x{clock.time_scale:g}); docs at {url}/docs",
+        f"clock {clock.mode} x{clock.time_scale:g}); docs at {url}/docs{trust}",
         flush=True,
     )
     ready = settings.ready_file

@@ -18,6 +18,7 @@ from mockapi.tls.certificates import (
     spki_sha256,
 )
 from mockapi.tls.contexts import CertificateSwitch, Handshake, HandshakeFailure, client_context
+from mockapi.tls.service import TlsService
 
 __all__ = [
     "CA_FILE",
@@ -30,6 +31,7 @@ __all__ = [
     "Issued",
     "LocalCA",
     "TlsAcceptor",
+    "TlsService",
     "TlsSetupError",
     "client_context",
     "default_tls_dir",

@@ -19,20 +19,18 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Final, Literal, get_args
+from typing import Final
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-#: What a certificate may be asked for by (control API, scenario ``[tls] certificate``).
-CertificateName = Literal[
-    "valid", "expired", "not_yet_valid", "wrong_host", "self_signed", "unknown_ca", "rotated"
-]
-CERTIFICATE_NAMES: Final[tuple[CertificateName, ...]] = get_args(CertificateName)
-#: The one name every other certificate of the set is compared with.
-VALID: Final[CertificateName] = "valid"
+# The names are the domain's vocabulary (scenario, control API); re-exported here.
+from mockapi.domain.certificates import CERTIFICATE_NAMES as CERTIFICATE_NAMES
+from mockapi.domain.certificates import VALID as VALID
+from mockapi.domain.certificates import CertificateName as CertificateName
+
 #: The only name in the ``wrong_host`` certificate: ``.invalid`` never resolves (RFC 2606).
 WRONG_HOST_NAME: Final = "dispatcher.invalid"
 #: Names the server certificate always carries, whatever ``--host`` says.
