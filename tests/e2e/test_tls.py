@@ -449,7 +449,7 @@ def test_chromium_renders_the_docs_and_the_dashboard_over_https(
 ) -> None:
     from playwright.sync_api import expect, sync_playwright
 
-    env = {**os.environ, "HOME": str(browser_home)}
+    env: dict[str, str | float | bool] = {**os.environ, "HOME": str(browser_home)}
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=FLAGS, env=env
@@ -465,7 +465,7 @@ def test_chromium_renders_the_docs_and_the_dashboard_over_https(
             assert response.ok
             details = response.security_details()
             assert details is not None
-            assert "mockapi local CA" in details.get("issuer", "")
+            assert "mockapi local CA" in (details.get("issuer") or "")
             expect(page.locator(".opblock").first).to_be_visible()
             assert page.locator(".opblock").count() > 30
             page.goto(server.url + "/")
