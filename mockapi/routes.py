@@ -222,7 +222,7 @@ ROUTES: tuple[Route, ...] = (
     Route("DELETE", "/service/faults/{id}/", control.delete_fault, "service-fault-delete",
           "Remove a fault", "control", path_params=control.FaultPath,
           responses={204: empty("Removed."), 404: errors("No such fault.", NOT_FOUND)}),
-    # -- /service/: TLS (issue 12) -------------------------------------------------------------
+    # -- /service/: TLS ------------------------------------------------------------------------
     Route("GET", "/service/tls/", control.get_tls, "service-tls", "The certificate shown",
           "control", responses={200: body(TlsView)}),
     Route("POST", "/service/tls/", control.set_tls, "service-tls-set",

@@ -276,7 +276,7 @@ async def clear_faults(request: web.Request) -> web.StreamResponse:
     return web.Response(status=204)
 
 
-# -- TLS: the certificate shown to new connections (issue 12) ------------------------------
+# -- TLS: the certificate shown to new connections ----------------------------------------
 
 TLS_OFF = "TLS is off: start mockapi with --tls to choose a certificate."
 

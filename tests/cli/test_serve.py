@@ -401,7 +401,7 @@ async def test_access_log_off_writes_no_line(tmp_path: Path) -> None:
     assert await access_lines(tmp_path, "--access-log", "off") == []
 
 
-# -- --tls (issue 12) ------------------------------------------------------------------------
+# -- --tls -----------------------------------------------------------------------------------
 
 
 def test_every_tls_option_reads_its_environment_variable(tmp_path: Path) -> None:
