@@ -39,6 +39,8 @@ class _Handoff(asyncio.Protocol):
         self.lost = False
         self.lost_exc: Exception | None = None
         self.writing_paused = False
+        #: Reading of the plain transport was paused because too much came before hand-over.
+        self.reading_paused = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # The plain transport, before the upgrade: nothing may be read until start_tls runs.
@@ -49,8 +51,13 @@ class _Handoff(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self.chunks.append(data)
         self.size += len(data)
-        if self.size > _HANDOFF_LIMIT and isinstance(self.transport, asyncio.ReadTransport):
+        if (
+            self.size > _HANDOFF_LIMIT
+            and not self.reading_paused
+            and isinstance(self.transport, asyncio.ReadTransport)
+        ):
             self.transport.pause_reading()
+            self.reading_paused = True
 
     def eof_received(self) -> bool:
         self.eof = True
@@ -125,7 +132,7 @@ class TlsAcceptor:
         except asyncio.CancelledError:
             transport.abort()
             raise
-        except (OSError, EOFError, ssl.SSLError) as exc:
+        except Exception as exc:  # whatever ended it: the journal hears, the server goes on
             alert, reason = describe(exc, self._timeout)
             self._switch.handshake_failed(handshake, alert, reason, str(exc) or reason)
             transport.abort()
@@ -137,9 +144,9 @@ class TlsAcceptor:
             if tls is not None:
                 tls.abort()
             return
-        self._hand_over(tls, handoff)
+        self._hand_over(transport, tls, handoff)
 
-    def _hand_over(self, tls: asyncio.Transport, handoff: _Handoff) -> None:
+    def _hand_over(self, raw: asyncio.Transport, tls: asyncio.Transport, handoff: _Handoff) -> None:
         app = self._factory()
         tls.set_protocol(app)
         app.connection_made(tls)
@@ -147,8 +154,8 @@ class TlsAcceptor:
             app.pause_writing()
         if handoff.chunks and isinstance(app, asyncio.Protocol):
             app.data_received(b"".join(handoff.chunks))
-        if handoff.size > _HANDOFF_LIMIT and not handoff.lost:
-            tls.resume_reading()
+        if handoff.reading_paused and not handoff.lost:
+            raw.resume_reading()
         if handoff.lost:
             app.connection_lost(handoff.lost_exc)
         elif handoff.eof and isinstance(app, asyncio.Protocol) and not app.eof_received():
