@@ -7,6 +7,7 @@ the choice, not the handshake); the site tests serve the same app over real TLS.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -183,3 +184,12 @@ def hear_failures(app: web.Application) -> asyncio.Event:
 
     switch.on_failure = record
     return heard
+
+
+async def test_the_tls_routes_are_in_the_openapi_document(client: Client) -> None:
+    document = await (await client.get("/openapi.json")).json()
+    tls = document["paths"]["/service/tls/"]
+    assert set(tls) == {"get", "post"}
+    assert {"200", "409", "422"} <= set(tls["post"]["responses"])
+    choice = document["components"]["schemas"]["TlsChoice"]
+    assert "not_yet_valid" in json.dumps(choice)
