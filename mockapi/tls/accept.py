@@ -118,7 +118,8 @@ class TlsAcceptor:
         peer = transport.get_extra_info("peername")
         handshake = Handshake(peer=_address(peer))
         if handoff.lost:  # gone before its turn came
-            self._switch.handshake_failed(handshake, None, describe(EOFError(), 0)[1], "")
+            reason = describe(EOFError(), self._timeout)[1]
+            self._switch.handshake_failed(handshake, None, reason, reason)
             return
         token = self._switch.track(handshake)
         try:
@@ -152,13 +153,17 @@ class TlsAcceptor:
         app.connection_made(tls)
         if handoff.writing_paused:
             app.pause_writing()
-        if handoff.chunks and isinstance(app, asyncio.Protocol):
-            app.data_received(b"".join(handoff.chunks))
+        if handoff.chunks:
+            _feed(app, b"".join(handoff.chunks))
         if handoff.reading_paused and not handoff.lost:
             raw.resume_reading()
         if handoff.lost:
             app.connection_lost(handoff.lost_exc)
-        elif handoff.eof and isinstance(app, asyncio.Protocol) and not app.eof_received():
+        elif (
+            handoff.eof
+            and isinstance(app, asyncio.Protocol | asyncio.BufferedProtocol)
+            and not app.eof_received()
+        ):
             tls.close()
 
     async def close(self) -> None:
@@ -180,6 +185,21 @@ class _Accepting(_Handoff):
         super().connection_made(transport)
         assert isinstance(transport, asyncio.Transport)
         self._acceptor._start(transport, self)
+
+
+def _feed(app: asyncio.BaseProtocol, data: bytes) -> None:
+    """Deliver ``data`` as the transport would: ``data_received``, or a buffered protocol's
+    ``get_buffer``/``buffer_updated`` (as many times as its buffers take)."""
+    if isinstance(app, asyncio.BufferedProtocol):
+        view = memoryview(data)
+        while view:
+            buffer = memoryview(app.get_buffer(len(view)))
+            size = min(len(buffer), len(view))
+            buffer[:size] = view[:size]
+            app.buffer_updated(size)
+            view = view[size:]
+    elif isinstance(app, asyncio.Protocol):
+        app.data_received(data)
 
 
 def _address(peer: Any) -> str | None:

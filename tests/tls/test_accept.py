@@ -117,3 +117,33 @@ async def test_what_came_before_the_hand_over_is_delivered_and_reading_resumes(
     assert raw.is_reading()
     raw.close()
     theirs.close()
+
+
+class Buffered(asyncio.BufferedProtocol):
+    """A buffered application protocol with a small buffer: it takes data in pieces."""
+
+    def __init__(self) -> None:
+        self.buffer = bytearray(100)
+        self.received = bytearray()
+
+    def get_buffer(self, sizehint: int) -> bytearray:
+        return self.buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.received += self.buffer[:nbytes]
+
+
+async def test_a_buffered_protocol_gets_what_came_before_the_hand_over(
+    certs: CertificateSet,
+) -> None:
+    loop = asyncio.get_running_loop()
+    ours, theirs = socket.socketpair()
+    handoff = _Handoff()
+    raw, _ = await loop.connect_accepted_socket(lambda: handoff, ours)
+    assert isinstance(raw, asyncio.Transport)
+    handoff.data_received(bytes(range(256)) * 3)
+    app = Buffered()
+    TlsAcceptor(CertificateSwitch(certs.certificates), lambda: app)._hand_over(raw, raw, handoff)
+    assert app.received == bytes(range(256)) * 3
+    raw.close()
+    theirs.close()
