@@ -396,9 +396,11 @@ def test_mutual_tls_without_a_client_certificate_is_refused_and_journaled(
     server, client_pem = mutual
     done = curl(server, server.url + "/api/v2/health/")
     # TLS 1.3: curl's side of the handshake is over before the server refuses, and asyncio
-    # closes the connection without sending its alert: curl sees no answer (CURLE_GOT_NOTHING).
-    assert done.returncode == 52, done.stderr
-    assert "Empty reply from server" in done.stderr
+    # closes the connection without sending its alert: curl sees no answer
+    # (CURLE_GOT_NOTHING), or a reset when its request was already sent (CURLE_RECV_ERROR).
+    refusals = {52: "Empty reply from server", 56: "Connection reset by peer"}
+    assert done.returncode in refusals, done.stderr
+    assert refusals[done.returncode] in done.stderr
     # The journal says why (read with the client certificate: the control API needs one too).
     entries = json.loads(
         curl(server, "--cert", str(client_pem), server.url + "/service/journal/").stdout
