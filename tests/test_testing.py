@@ -281,3 +281,24 @@ async def test_tls_certificate_serves_a_fault_to_new_connections(mockapi: Any) -
     entries = [e for e in await mockapi.journal() if e["kind"] == "tls"]
     assert entries[0]["event"] == "certificate_changed"
     assert entries[0]["certificate"] == "expired"
+
+
+@pytest.mark.mockapi(scenario="happy-path", tls=True)
+def test_tls_works_for_a_plain_def_test_too(mockapi: Any) -> None:
+    import urllib.error
+    import urllib.request
+
+    token = mockapi.login("alice")
+    with mockapi.ws("alice") as socket:
+        request = urllib.request.Request(
+            f"{mockapi.url}/api/v2/pools/{WIN_DESKTOPS}/connect/",
+            headers={"Authorization": f"JWT {token}"},
+        )
+        with urllib.request.urlopen(request, context=mockapi.ssl_context, timeout=10) as resp:
+            assert resp.status == 202
+            task = json.loads(resp.read())["data"]
+        mockapi.advance(0.5)
+        assert socket.receive() == frame(task, "RUNNING")
+    mockapi.certificate("self_signed")
+    with pytest.raises(urllib.error.URLError, match="self-signed certificate"):
+        urllib.request.urlopen(mockapi.url + "/api/v2/health/", context=mockapi.ssl_context)

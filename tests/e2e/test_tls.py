@@ -508,3 +508,43 @@ def _navigation_error(context: Any, url: str) -> str:
     except Exception as exc:  # playwright's Error: "net::ERR_CERT_DATE_INVALID at ..."
         return str(exc)
     return "no error"
+
+
+# -- mockapi ctl against an https:// server ----------------------------------------------------
+
+
+def ctl(server: Server, *argv: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOCKAPI_")}
+    return subprocess.run(
+        [sys.executable, "-m", "mockapi", "ctl", "--url", server.url, *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=env,
+    )
+
+
+def test_ctl_trusts_the_ca_it_is_given_and_chooses_a_certificate(server: Server) -> None:
+    shown = ctl(server, "--cacert", str(server.ca_file), "tls", "--json")
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["certificate"] == "valid"
+    chosen = ctl(server, "--cacert", str(server.ca_file), "tls", "expired")
+    assert chosen.returncode == 0, chosen.stderr
+    assert chosen.stdout.startswith("certificate expired, CA ")
+    # Now the CA no longer vouches for what the server shows: only --insecure gets through.
+    refused = ctl(server, "--cacert", str(server.ca_file), "tls")
+    assert refused.returncode == 2
+    assert "certificate has expired" in refused.stderr
+    back = ctl(server, "--insecure", "tls", "valid")
+    assert back.returncode == 0, back.stderr
+    assert server.tls_entries()[-1]["certificate"] == "valid"
+
+
+def test_ctl_without_the_ca_is_refused_with_the_reason(server: Server) -> None:
+    done = ctl(server, "reset")
+    assert done.returncode == 2
+    assert "certificate verify failed" in done.stderr
+    unknown = ctl(server, "-k", "tls", "revoked")
+    assert unknown.returncode == 2
+    assert "invalid choice: 'revoked'" in unknown.stderr
