@@ -184,12 +184,15 @@ class SyncSocket:
             session.ws_connect(self._url, headers={"Cookie": self._cookie}) as ws,
         ):
             self._ws = ws
+            raw = ws.get_extra_info("socket")
             self._ready.set()
             reader = asyncio.ensure_future(self._read(ws))
             await self._closing.wait()
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reader
+        # This loop ends with the socket: let a TLS connection finish closing first.
+        await _closed(raw)
 
     async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         async for message in ws:
@@ -229,6 +232,26 @@ class SyncSocket:
 
 def _connector(context: ssl.SSLContext | None) -> aiohttp.TCPConnector | None:
     return aiohttp.TCPConnector(ssl=context) if context is not None else None
+
+
+#: How long a closed TLS socket may take to finish its close_notify exchange (loopback: a few
+#: loop turns); bounded, so a peer that never answers costs at most this.
+TLS_CLOSE_S = 1.0
+
+
+async def _closed(raw: Any) -> None:
+    """Until ``raw`` (a transport's socket) is closed, ``TLS_CLOSE_S`` at most.
+
+    A plain connection is closed at once. A TLS one first exchanges close_notify with the
+    server, a few event-loop turns later: a loop that ended before that would leave the
+    socket open, and Python warns (``ResourceWarning``) when it is collected.
+    """
+    if raw is None:
+        return
+    for _ in range(int(TLS_CLOSE_S / 0.01)):
+        if raw.fileno() == -1:
+            return
+        await asyncio.sleep(0.01)
 
 
 def _unverified() -> ssl.SSLContext:
@@ -384,7 +407,10 @@ class MockApi(_Handle):
             aiohttp.ClientSession(connector=_connector(self._own_tls)) as session,
             session.ws_connect(self._ws_url(token), headers={"Cookie": f"JWT {token}"}) as ws,
         ):
+            raw = ws.get_extra_info("socket")
             yield Socket(ws)
+        # The test's loop may end right after the test: let a TLS connection finish closing.
+        await _closed(raw)
 
 
 class SyncMockApi(_Handle):
