@@ -225,6 +225,15 @@ async def bench_http(ctx: Context) -> None:
         server.cleanup()
 
 
+def cpu_per_request_us(result: LoadResult) -> float:
+    """The server's CPU microseconds per request of a run."""
+    return 1e6 * result.server_cpu / result.rps if result.rps else math.nan
+
+
+def tls_figure(result: LoadResult, unit: str = "req/s") -> str:
+    return f"{load_figure(result, unit)}, server CPU {cpu_per_request_us(result):.0f} µs each"
+
+
 def make_chain(folder: Path) -> Chain:
     """One server certificate for the ``tls`` case (mockapi's own CA code), as PEM files."""
     from mockapi.tls import LocalCA
@@ -254,9 +263,9 @@ async def bench_tls(ctx: Context) -> None:
             check_server(ctx, ceiling)
         finally:
             ceiling.cleanup()
-        ctx.report.add(Row("ceiling TLS GET, keep-alive", load_figure(keep), "1.00"))
+        ctx.report.add(Row("ceiling TLS GET, keep-alive", tls_figure(keep), "1.00"))
         ctx.report.add(
-            Row("ceiling TLS new connection per request", load_figure(new, "conn/s"), "1.00")
+            Row("ceiling TLS new connection per request", tls_figure(new, "conn/s"), "1.00")
         )
         server = mockapi_server(tls=(chain, Path(folder) / "tls"), name="mockapi-tls")
         server.start()
@@ -274,7 +283,14 @@ async def bench_tls(ctx: Context) -> None:
             for name, target, reference, unit in cases:
                 result = await load(ctx, name, server, target)
                 ratio = result.rps / reference.rps if reference.rps else 0.0
-                ctx.report.add(Row(name, load_figure(result, unit), f"{ratio:.2f}"))
+                ctx.report.add(Row(name, tls_figure(result, unit), f"{ratio:.2f}"))
+                # Server CPU per request: what the server itself spends, which other work on
+                # the machine barely moves (a busy machine moves requests/s a lot).
+                mine, theirs = cpu_per_request_us(result), cpu_per_request_us(reference)
+                ctx.report.detail(
+                    f"{name}: server CPU {mine:.0f} µs per request, ceiling {theirs:.0f} µs "
+                    f"(ratio {mine / theirs if theirs else math.nan:.2f})"
+                )
             check_server(ctx, server)
         finally:
             server.cleanup()
