@@ -35,8 +35,8 @@ from mockapi.pages.render import setup_pages
 from mockapi.routes import setup_routes
 from mockapi.settings import Settings
 from mockapi.statemachines.login import build_login_machine
-from mockapi.web.metrics import setup_metrics
 from mockapi.tls import TlsService, default_tls_dir
+from mockapi.web.metrics import setup_metrics
 from mockapi.web.middleware import request_middleware
 from mockapi.web.transport import STALLS, Stalls
 
