@@ -10,12 +10,17 @@ heartbeat), and ``POST /fanout/{group}/?mode=send_str|raw`` sends one task-sized
 socket of the group before it answers: ``send_str`` awaits aiohttp's ``send_str`` socket after
 socket, ``raw`` writes one pre-built frame to each transport (the floor: one ``send()`` per
 socket).
+
+With ``--tls-cert FILE --tls-key FILE`` it serves HTTPS through aiohttp's own
+``ssl_context``: the reference for mockapi's ``--tls`` figures, with the same certificate and
+the same TLS settings (:func:`tls_context`).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import ssl
 
 from aiohttp import WSMsgType, web
 
@@ -70,12 +75,34 @@ def create_app() -> web.Application:
     return app
 
 
+def tls_context(cert: str, key: str) -> ssl.SSLContext:
+    """A server context as mockapi's: TLS 1.2 and up, no session resumption (every new
+    connection is a full handshake), HTTP/1.1 by ALPN."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.options |= ssl.OP_NO_TICKET
+    context.num_tickets = 0
+    context.set_alpn_protocols(["http/1.1"])
+    context.load_cert_chain(cert, key)
+    return context
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.ceiling")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--tls-cert")
+    parser.add_argument("--tls-key")
     args = parser.parse_args()
-    web.run_app(create_app(), host=args.host, port=args.port, access_log=None, print=None)
+    context = tls_context(args.tls_cert, args.tls_key) if args.tls_cert else None
+    web.run_app(
+        create_app(),
+        host=args.host,
+        port=args.port,
+        access_log=None,
+        print=None,
+        ssl_context=context,
+    )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,10 @@ Cases (``--only`` picks some; the default runs all, in this order):
 - ``flows``: complete connect flows per second on a manual clock with ``load.toml``.
 - ``ws``: server RSS per idle WebSocket (10,000 held), and fan-out time of one task change to
   1,000 sockets of one user; the same two figures for the ceiling app as a reference.
+- ``tls``: HTTPS with one certificate made for the run, served by ``mockapi --tls-cert`` and
+  by the ceiling app: GET requests/s on keep-alive connections, and new connections/s (each
+  ``Connection: close``: a full handshake, one request), 64 connections each; the ratio is to
+  the ceiling app over TLS in the same run.
 - ``startup``: ``python -m mockapi`` until its first 200 on /api/v2/health/, default scenario
   and ``load.toml`` (median of several runs), and the ceiling app's as a reference; the tree's
   packages are compiled to ``.pyc`` first, as installing them would.
@@ -32,6 +36,7 @@ import shlex
 import signal
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -44,8 +49,10 @@ from benchmarks.flows import run_flows
 from benchmarks.http_load import LoadResult, Target, measure, wrk_path, wrk_version
 from benchmarks.profiling import Profiler, summarise
 from benchmarks.servers import (
+    HOST,
     LOAD_SCENARIO,
     REPO,
+    Chain,
     Server,
     ceiling_server,
     cpu_seconds,
@@ -56,7 +63,7 @@ from benchmarks.servers import (
 )
 from benchmarks.ws import FanoutSample, run_ws, run_ws_ceiling
 
-CASES = ("http", "flows", "ws", "startup")
+CASES = ("http", "flows", "ws", "tls", "startup")
 CONNECTIONS = 64
 FULL_S, QUICK_S = 10, 3
 STARTUP_RUNS, QUICK_STARTUP_RUNS = 5, 3
@@ -128,8 +135,8 @@ def at_most(value: float, target: float) -> tuple[str, str]:
     return f"<= {target:g}", verdict(value <= target)
 
 
-def load_figure(result: LoadResult) -> str:
-    return f"{result.rps:,.0f} req/s, p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms"
+def load_figure(result: LoadResult, unit: str = "req/s") -> str:
+    return f"{result.rps:,.0f} {unit}, p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms"
 
 
 def check_server(ctx: Context, server: Server) -> None:
@@ -216,6 +223,77 @@ async def bench_http(ctx: Context) -> None:
         check_server(ctx, server)
     finally:
         server.cleanup()
+
+
+def cpu_per_request_us(result: LoadResult) -> float:
+    """The server's CPU microseconds per request of a run."""
+    return 1e6 * result.server_cpu / result.rps if result.rps else math.nan
+
+
+def tls_figure(result: LoadResult, unit: str = "req/s") -> str:
+    return f"{load_figure(result, unit)}, server CPU {cpu_per_request_us(result):.0f} µs each"
+
+
+def make_chain(folder: Path) -> Chain:
+    """One server certificate for the ``tls`` case (mockapi's own CA code), as PEM files."""
+    from mockapi.tls import LocalCA
+
+    now = dt.datetime.now(dt.UTC)
+    ca = LocalCA.create("benchmark CA", now)
+    issued = ca.issue(["localhost", HOST], now - dt.timedelta(hours=1), now + dt.timedelta(days=1))
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    cert.write_bytes(issued.cert_pem)
+    key.write_bytes(issued.key_pem)
+    return cert, key
+
+
+async def bench_tls(ctx: Context) -> None:
+    say("tls: ceiling app over TLS, then mockapi --tls-cert (the same certificate)")
+    with tempfile.TemporaryDirectory(prefix="bench-tls-") as folder:
+        chain = make_chain(Path(folder))
+        close = {"Connection": "close"}
+        ceiling = ceiling_server(tls=chain)
+        ceiling.start()
+        try:
+            keep = await load(ctx, "ceiling TLS GET", ceiling, Target("GET", ceiling.url + "/"))
+            new = await load(
+                ctx, "ceiling TLS new connections", ceiling,
+                Target("GET", ceiling.url + "/", headers=close),
+            )  # fmt: skip
+            check_server(ctx, ceiling)
+        finally:
+            ceiling.cleanup()
+        ctx.report.add(Row("ceiling TLS GET, keep-alive", tls_figure(keep), "1.00"))
+        ctx.report.add(
+            Row("ceiling TLS new connection per request", tls_figure(new, "conn/s"), "1.00")
+        )
+        server = mockapi_server(tls=(chain, Path(folder) / "tls"), name="mockapi-tls")
+        server.start()
+        try:
+            health = server.url + "/api/v2/health/"
+            cases = [
+                ("TLS GET /api/v2/health/, keep-alive", Target("GET", health), keep, "req/s"),
+                (
+                    "TLS new connection per request (full handshake)",
+                    Target("GET", health, headers=close),
+                    new,
+                    "conn/s",
+                ),
+            ]
+            for name, target, reference, unit in cases:
+                result = await load(ctx, name, server, target)
+                ratio = result.rps / reference.rps if reference.rps else 0.0
+                ctx.report.add(Row(name, tls_figure(result, unit), f"{ratio:.2f}"))
+                # Server CPU per request: what the server itself spends, which other work on
+                # the machine barely moves (a busy machine moves requests/s a lot).
+                mine, theirs = cpu_per_request_us(result), cpu_per_request_us(reference)
+                ctx.report.detail(
+                    f"{name}: server CPU {mine:.0f} µs per request, ceiling {theirs:.0f} µs "
+                    f"(ratio {mine / theirs if theirs else math.nan:.2f})"
+                )
+            check_server(ctx, server)
+        finally:
+            server.cleanup()
 
 
 async def bench_flows(ctx: Context) -> None:
@@ -428,6 +506,7 @@ BENCHES: dict[str, Callable[[Context], Awaitable[None]]] = {
     "http": bench_http,
     "flows": bench_flows,
     "ws": bench_ws,
+    "tls": bench_tls,
     "startup": bench_startup,
 }
 

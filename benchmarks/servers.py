@@ -15,6 +15,7 @@ import os
 import resource
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -83,9 +84,22 @@ def nofile_limit(pid: int) -> str:
     return "?"
 
 
-def http_status(port: int, path: str, timeout: float = 1.0) -> int:
+def _unverified() -> ssl.SSLContext:
+    # The readiness probe only asks "does it answer 200?"; the load generators do not verify
+    # either (wrk never does).
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def http_status(port: int, path: str, timeout: float = 1.0, tls: bool = False) -> int:
     """The status of one blocking GET (raises OSError while nothing listens)."""
-    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    conn = (
+        http.client.HTTPSConnection(HOST, port, timeout=timeout, context=_unverified())
+        if tls
+        else http.client.HTTPConnection(HOST, port, timeout=timeout)
+    )
     try:
         conn.request("GET", path)
         response = conn.getresponse()
@@ -103,6 +117,8 @@ class Server:
     argv: list[str]
     port: int
     ready_path: str
+    #: Serves HTTPS (the ``tls`` case): the URL and the readiness probe use it.
+    tls: bool = False
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
     _log: IO[bytes] | None = field(default=None, repr=False)
@@ -114,7 +130,7 @@ class Server:
 
     @property
     def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{HOST}:{self.port}"
 
     def start(self, timeout: float = READY_TIMEOUT_S) -> float:
         """Start the process and poll ``ready_path`` until it answers 200."""
@@ -138,7 +154,7 @@ class Server:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.name} exited with {self.proc.returncode}: {self.log()}")
             with contextlib.suppress(OSError, http.client.HTTPException):
-                if http_status(self.port, self.ready_path) == 200:
+                if http_status(self.port, self.ready_path, tls=self.tls) == 200:
                     return time.perf_counter() - started
             if time.perf_counter() > deadline:
                 self.stop()
@@ -185,27 +201,43 @@ class Server:
             self.log_path.unlink(missing_ok=True)
 
 
+#: A certificate chain and its key (PEM files), served by both servers of the ``tls`` case.
+Chain = tuple[Path, Path]
+
+
 def mockapi_server(
     *,
     scenario: Path | None = None,
     manual_clock: bool = False,
     name: str = "mockapi",
+    tls: tuple[Chain, Path] | None = None,
 ) -> Server:
-    """``python -m mockapi`` at log level WARNING on a free port (not started yet)."""
+    """``python -m mockapi`` at log level WARNING on a free port (not started yet).
+
+    ``tls``: the chain to serve (``--tls-cert``, ``--tls-key``) and the ``--tls-dir``.
+    """
     port = free_port()
     argv = [sys.executable, "-m", "mockapi", "--port", str(port), "--log-level", "WARNING"]
     if scenario is not None:
         argv += ["--scenario", str(scenario)]
     if manual_clock:
         argv += ["--clock", "manual"]
-    return Server(name=name, argv=argv, port=port, ready_path="/api/v2/health/")
+    if tls is not None:
+        (cert, key), tls_dir = tls
+        argv += ["--tls-cert", str(cert), "--tls-key", str(key), "--tls-dir", str(tls_dir)]
+    return Server(
+        name=name, argv=argv, port=port, ready_path="/api/v2/health/", tls=tls is not None
+    )
 
 
-def ceiling_server() -> Server:
-    """The minimal aiohttp app of :mod:`benchmarks.ceiling` on a free port (not started yet)."""
+def ceiling_server(tls: Chain | None = None) -> Server:
+    """The minimal aiohttp app of :mod:`benchmarks.ceiling` on a free port (not started yet);
+    with ``tls``, over HTTPS with that chain."""
     port = free_port()
     argv = [sys.executable, "-m", "benchmarks.ceiling", "--port", str(port)]
-    return Server(name="ceiling", argv=argv, port=port, ready_path="/")
+    if tls is not None:
+        argv += ["--tls-cert", str(tls[0]), "--tls-key", str(tls[1])]
+    return Server(name="ceiling", argv=argv, port=port, ready_path="/", tls=tls is not None)
 
 
 def stop_all() -> None:

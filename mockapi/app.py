@@ -29,6 +29,7 @@ from mockapi.keys import (
     LOGIN_MACHINE,
     RUNTIME,
     SETTINGS,
+    TLS,
     TOKENS,
     WATCHER,
 )
@@ -36,6 +37,7 @@ from mockapi.pages.render import setup_pages
 from mockapi.routes import setup_routes
 from mockapi.settings import Settings
 from mockapi.statemachines.login import build_login_machine
+from mockapi.tls import TlsService, default_tls_dir
 from mockapi.web import parser_errors
 from mockapi.web.metrics import setup_metrics
 from mockapi.web.middleware import request_middleware
@@ -86,6 +88,9 @@ def create_app(
     loop, :func:`~mockapi.domain.world.build_world`); ``limits`` the server's, resolved from
     ``settings`` and the scenario's ``[settings]`` when None. A scenario over a limit raises
     :class:`~mockapi.domain.limits.LimitExceeded`.
+
+    With ``settings.tls`` it makes the certificates (``TlsSetupError`` says why it cannot);
+    the server then listens with :class:`mockapi.web.tls.TlsSite`.
     """
     settings = settings or Settings()
     if scenario is None:
@@ -118,6 +123,21 @@ def create_app(
     )
     faults.load(runtime.scenario.faults, runtime.world)
     stalls = Stalls(clock)
+    tls: TlsService | None = None
+    if settings.tls:
+        user_chain = (
+            (settings.tls_cert, settings.tls_key)
+            if settings.tls_cert is not None and settings.tls_key is not None
+            else None
+        )
+        tls = TlsService.build(
+            settings.tls_dir or default_tls_dir(),
+            settings.host,
+            journal.record,
+            user_chain=user_chain,
+            client_ca=settings.tls_client_ca,
+        )
+        tls.select(runtime.scenario.tls.certificate, "scenario")
 
     def restore() -> None:
         # What a reset restores, the one place that says it: the runtime has just rebuilt the
@@ -127,6 +147,8 @@ def create_app(
         faults.load(runtime.scenario.faults, runtime.world)
         stalls.release()
         journal.clear()
+        if tls is not None:
+            tls.select(runtime.scenario.tls.certificate, "scenario")
 
     runtime.on_reset.add(restore)
 
@@ -143,6 +165,8 @@ def create_app(
     app[FAULTS] = faults
     app[STALLS] = stalls
     app[LOGIN_MACHINE] = build_login_machine()
+    if tls is not None:
+        app[TLS] = tls
     # Pages (dashboard, docs, ADFS sign-in) render from the package's templates, autoescape
     # on; Jinja2 is loaded with the first page, not at start-up (mockapi.pages.render).
     setup_pages(app)

@@ -21,6 +21,7 @@ from mockapi.domain.tokens import TokenService
 from mockapi.domain.watch import ScenarioWatcher
 from mockapi.hub.hub import Hub
 from mockapi.settings import Settings
+from mockapi.tls.service import TlsService
 
 SETTINGS = web.AppKey("settings", Settings)
 CLOCK = web.AppKey("clock", Clock)
@@ -34,3 +35,5 @@ JOURNAL = web.AppKey("journal", Journal)
 WATCHER = web.AppKey("watcher", ScenarioWatcher)
 #: The active faults: HTTP through the fault middleware, frames through ``publish``.
 FAULTS = web.AppKey("faults", FaultEngine)
+#: Present only with ``--tls``: the certificate shown and the CA file.
+TLS = web.AppKey("tls", TlsService)

@@ -49,6 +49,7 @@ from mockapi.web.bodies import (
     SettingsBody,
     TaskBody,
     TaskDoneBody,
+    TlsView,
     TokenBody,
     VersionBody,
 )
@@ -257,6 +258,22 @@ ROUTES: tuple[Route, ...] = (
     Route("DELETE", "/service/faults/{id}/", control.delete_fault, "service-fault-delete",
           "Remove a fault", "control", path_params=control.FaultPath,
           responses={204: empty("Removed."), 404: errors("No such fault.", NOT_FOUND)}),
+    # -- /service/: TLS ------------------------------------------------------------------------
+    Route("GET", "/service/tls/", control.get_tls, "service-tls", "The certificate shown",
+          "control", responses={200: body(TlsView)}),
+    Route("POST", "/service/tls/", control.set_tls, "service-tls-set",
+          "Choose the certificate", "control", body=control.TlsChoice, in_fuzz_run=False,
+          description=(
+              "Shows the named certificate to every new connection from now on (an SNI"
+              " callback chooses it per handshake; open connections keep theirs): `valid`,"
+              " `expired`, `not_yet_valid`, `wrong_host`, `self_signed`, `unknown_ca`,"
+              " `rotated`. The change goes to the journal as `{\"kind\": \"tls\"}`."
+          ),
+          responses={
+              200: body(TlsView, "What new connections get from now on."),
+              409: Answer("The server runs without --tls.", models=(AppError,),
+                          headers={"www-authenticate": "Always `JWT`."}),
+          }),
     # -- documents -----------------------------------------------------------------------------
     Route("GET", "/metrics", metrics_page, "metrics", "Prometheus metrics", "meta",
           description=(

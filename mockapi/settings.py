@@ -38,6 +38,15 @@ class Settings:
     ready_file: Path | None = None
     #: One DEBUG line per request on the ``mockapi.access`` logger (``--access-log``).
     access_log: bool = True
+    #: Serve HTTPS and WSS instead of HTTP and WS (one port, one scheme).
+    tls: bool = False
+    #: Where the CA and the server key are kept (None: the per-user state folder).
+    tls_dir: Path | None = None
+    #: The user's own certificate chain and key, served as ``valid``.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    #: Mutual TLS: every client shows a certificate signed by this CA.
+    tls_client_ca: Path | None = None
     #: True when the server made ``service_token`` itself, because it binds beyond loopback
     #: and none was given: the start line prints it (as Jupyter prints its token).
     service_token_generated: bool = False

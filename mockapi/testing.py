@@ -16,6 +16,11 @@ a plain ``def`` test gets :class:`SyncMockApi`.
     def test_connect_sync(mockapi):
         token = mockapi.login("alice")
         ...
+
+With ``tls=True`` the server speaks HTTPS and WSS: ``mockapi.url`` is ``https://``,
+``mockapi.ca_file`` the CA to trust and ``mockapi.ssl_context`` a client context trusting it.
+The handle's own calls and sockets do not verify the server: they must get through while a
+fault certificate (expired, wrong host, ...) is served.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import contextlib
 import inspect
 import json
 import queue
+import ssl
 import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
@@ -39,8 +45,12 @@ from aiohttp import web
 
 from mockapi.app import create_app
 from mockapi.client import AsyncClient, Client, Refused
+from mockapi.domain.certificates import CertificateName
 from mockapi.domain.scenario import Scenario, default_scenario_path, load_scenario
+from mockapi.keys import TLS
 from mockapi.settings import Settings
+from mockapi.tls import client_context
+from mockapi.web.tls import TlsSite
 
 START_TIMEOUT_S = 10.0
 RECEIVE_TIMEOUT_S = 5.0
@@ -70,6 +80,7 @@ class ServerThread(threading.Thread):
         self._stop_event: asyncio.Event | None = None
         self._error: BaseException | None = None
         self.port = 0
+        self.ca_file: Path | None = None
 
     def run(self) -> None:
         try:
@@ -84,7 +95,13 @@ class ServerThread(threading.Thread):
         app = create_app(self._settings, self._scenario)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
+        tls = app.get(TLS)
+        site: web.TCPSite
+        if tls is not None:
+            site = TlsSite(runner, "127.0.0.1", 0, tls.switch, self._settings.idle_timeout)
+            self.ca_file = tls.ca_file
+        else:
+            site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
         self.port = runner.addresses[0][1]
         self._ready.set()
@@ -140,9 +157,10 @@ class SyncSocket:
     as they are and lets ``receive`` block like any sync call.
     """
 
-    def __init__(self, url: str, cookie: str) -> None:
+    def __init__(self, url: str, cookie: str, ssl_context: ssl.SSLContext | None = None) -> None:
         self._url = url
         self._cookie = cookie
+        self._ssl_context = ssl_context
         self._frames: queue.Queue[aiohttp.WSMessage | BaseException] = queue.Queue()
         self._ready = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -162,16 +180,19 @@ class SyncSocket:
         self._loop = asyncio.get_running_loop()
         self._closing = asyncio.Event()
         async with (
-            aiohttp.ClientSession() as session,
+            aiohttp.ClientSession(connector=_connector(self._ssl_context)) as session,
             session.ws_connect(self._url, headers={"Cookie": self._cookie}) as ws,
         ):
             self._ws = ws
+            raw = ws.get_extra_info("socket")
             self._ready.set()
             reader = asyncio.ensure_future(self._read(ws))
             await self._closing.wait()
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reader
+        # This loop ends with the socket: let a TLS connection finish closing first.
+        await _closed(raw)
 
     async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         async for message in ws:
@@ -209,6 +230,38 @@ class SyncSocket:
         self._thread.join(START_TIMEOUT_S)
 
 
+def _connector(context: ssl.SSLContext | None) -> aiohttp.TCPConnector | None:
+    return aiohttp.TCPConnector(ssl=context) if context is not None else None
+
+
+#: How long a closed TLS socket may take to finish its close_notify exchange (loopback: a few
+#: loop turns); bounded, so a peer that never answers costs at most this.
+TLS_CLOSE_S = 1.0
+
+
+async def _closed(raw: Any) -> None:
+    """Until ``raw`` (a transport's socket) is closed, ``TLS_CLOSE_S`` at most.
+
+    A plain connection is closed at once. A TLS one first exchanges close_notify with the
+    server, a few event-loop turns later: a loop that ended before that would leave the
+    socket open, and Python warns (``ResourceWarning``) when it is collected.
+    """
+    if raw is None:
+        return
+    for _ in range(int(TLS_CLOSE_S / 0.01)):
+        if raw.fileno() == -1:
+            return
+        await asyncio.sleep(0.01)
+
+
+def _unverified() -> ssl.SSLContext:
+    """The handle's own TLS: it reaches the server whatever certificate it is told to show."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
 @contextlib.contextmanager
 def _as_assertion() -> Iterator[None]:
     """A refused request fails the test with its status and the whole answer."""
@@ -225,6 +278,14 @@ class _Handle:
     url: str
     scenario: Scenario
     service_token: str | None = None
+    #: With ``tls=True``: the CA file to trust, and a client context that trusts it.
+    ca_file: Path | None = None
+    ssl_context: ssl.SSLContext | None = None
+
+    @property
+    def _own_tls(self) -> ssl.SSLContext | None:
+        """What the handle's own calls connect with (``None`` over plain HTTP)."""
+        return _unverified() if self.ssl_context is not None else None
 
     def _user(self, username: str) -> dict[str, Any]:
         for user in self.scenario.users:
@@ -262,14 +323,14 @@ class MockApi(_Handle):
     @contextlib.asynccontextmanager
     async def _client(self) -> AsyncIterator[AsyncClient]:
         # A session per call: the test's event loop may differ from test to test.
-        async with AsyncClient(self.url, self.service_token) as client:
+        async with AsyncClient(self.url, self.service_token, ssl_context=self._own_tls) as client:
             with _as_assertion():
                 yield client
 
     @property
     def control(self) -> AsyncClient:
         """A control client of its own (close it, or use ``async with``)."""
-        return AsyncClient(self.url, self.service_token)
+        return AsyncClient(self.url, self.service_token, ssl_context=self._own_tls)
 
     async def now(self) -> str:
         async with self._client() as ctl:
@@ -331,6 +392,11 @@ class MockApi(_Handle):
         async with self._client() as ctl:
             return await ctl.wait_journal(match, **options)
 
+    async def certificate(self, name: CertificateName) -> None:
+        """Show certificate ``name`` to new connections (``tls=True`` only)."""
+        async with self._client() as ctl:
+            await ctl.certificate(name)
+
     @contextlib.asynccontextmanager
     async def ws(self, username: str) -> AsyncIterator[Socket]:
         """An open WebSocket of ``username``, with a token from ``POST /service/tokens/``."""
@@ -338,10 +404,13 @@ class MockApi(_Handle):
         # watching such a user's tasks needs their socket all the same.
         token = await self.token(username)
         async with (
-            aiohttp.ClientSession() as session,
+            aiohttp.ClientSession(connector=_connector(self._own_tls)) as session,
             session.ws_connect(self._ws_url(token), headers={"Cookie": f"JWT {token}"}) as ws,
         ):
+            raw = ws.get_extra_info("socket")
             yield Socket(ws)
+        # The test's loop may end right after the test: let a TLS connection finish closing.
+        await _closed(raw)
 
 
 class SyncMockApi(_Handle):
@@ -349,13 +418,16 @@ class SyncMockApi(_Handle):
 
     @contextlib.contextmanager
     def _client(self) -> Iterator[Client]:
-        with Client(self.url, self.service_token) as client, _as_assertion():
+        with (
+            Client(self.url, self.service_token, ssl_context=self._own_tls) as client,
+            _as_assertion(),
+        ):
             yield client
 
     @property
     def control(self) -> Client:
         """A control client of its own (``with`` closes it)."""
-        return Client(self.url, self.service_token)
+        return Client(self.url, self.service_token, ssl_context=self._own_tls)
 
     def now(self) -> str:
         with self._client() as ctl:
@@ -403,11 +475,16 @@ class SyncMockApi(_Handle):
         with self._client() as ctl:
             return ctl.wait_journal(match, **options)
 
+    def certificate(self, name: CertificateName) -> None:
+        """As :meth:`MockApi.certificate`."""
+        with self._client() as ctl:
+            ctl.certificate(name)
+
     @contextlib.contextmanager
     def ws(self, username: str) -> Iterator[SyncSocket]:
         """An open WebSocket of ``username``; ``socket.receive(timeout=5.0)`` blocks."""
         token = self.token(username)
-        socket = SyncSocket(self._ws_url(token), f"JWT {token}").open()
+        socket = SyncSocket(self._ws_url(token), f"JWT {token}", self._own_tls).open()
         try:
             yield socket
         finally:
@@ -417,8 +494,8 @@ class SyncMockApi(_Handle):
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "mockapi(scenario=None, seed=None): the scenario (path, shipped name or Scenario) and "
-        "seed of the mockapi fixture's server",
+        "mockapi(scenario=None, seed=None, tls=False): the scenario (path, shipped name or "
+        "Scenario) and seed of the mockapi fixture's server; tls=True serves HTTPS and WSS",
     )
 
 
@@ -429,12 +506,24 @@ def mockapi(request: pytest.FixtureRequest) -> Iterator[MockApi | SyncMockApi]:
     marker = request.node.get_closest_marker("mockapi")
     options = dict(marker.kwargs) if marker else {}
     scenario = resolve_scenario(options.get("scenario"))
-    settings = Settings(port=0, clock="manual", seed=options.get("seed"))
+    tls = bool(options.get("tls", False))
+    # One CA for the whole session, in pytest's own temporary folder (never the user's).
+    tls_dir = request.getfixturevalue("tmp_path_factory").getbasetemp() / "mockapi-tls"
+    settings = Settings(
+        port=0, clock="manual", seed=options.get("seed"), tls=tls, tls_dir=tls_dir if tls else None
+    )
     server = ServerThread(settings, scenario)
     server.start_and_wait()
-    url = f"http://127.0.0.1:{server.port}"
     face = MockApi if inspect.iscoroutinefunction(request.function) else SyncMockApi
     try:
-        yield face(url=url, scenario=scenario)
+        if server.ca_file is None:
+            yield face(url=f"http://127.0.0.1:{server.port}", scenario=scenario)
+        else:
+            yield face(
+                url=f"https://127.0.0.1:{server.port}",
+                scenario=scenario,
+                ca_file=server.ca_file,
+                ssl_context=client_context(server.ca_file),
+            )
     finally:
         server.stop()

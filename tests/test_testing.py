@@ -23,9 +23,12 @@ POOL_WIN_1 = "bc4f9e45-6b5a-41e6-bb85-ae91f4b8c413"
 
 
 async def call(mockapi: Any, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
-    """One request to the mock, as the client under test would make it."""
+    """One request to the mock, as the client under test would make it (trusting the CA
+    under ``tls=True``)."""
+    context = getattr(mockapi, "ssl_context", None)
+    connector = aiohttp.TCPConnector(ssl=context) if context is not None else None
     async with (
-        aiohttp.ClientSession() as http,
+        aiohttp.ClientSession(connector=connector) as http,
         http.request(method, mockapi.url + path, **kwargs) as resp,
     ):
         return resp.status, await resp.json() if resp.content_length != 0 else None
@@ -238,3 +241,64 @@ def test_the_same_seed_gives_the_same_outcomes_on_two_servers(pytester: pytest.P
     assert {sent["status"] for sent, _ in first} <= {"RUNNING", "COMPLETED", "CANCELLED"}
     assert second == first
     assert other != first
+
+
+# -- tls=True: HTTPS and WSS ------------------------------------------------------------------
+
+
+@pytest.mark.mockapi(scenario="happy-path", tls=True)
+async def test_tls_gives_an_https_url_a_ca_file_and_a_context_that_trusts_it(
+    mockapi: Any,
+) -> None:
+    assert mockapi.url.startswith("https://127.0.0.1:")
+    assert mockapi.ca_file.name == "ca.pem"
+    assert (await call(mockapi, "GET", "/api/v2/health/"))[0] == 200
+    # A client that does not trust the CA is refused.
+    async with aiohttp.ClientSession() as http:
+        with pytest.raises(aiohttp.ClientConnectorCertificateError):
+            await http.get(mockapi.url + "/api/v2/health/")
+
+
+@pytest.mark.mockapi(scenario="happy-path", tls=True)
+async def test_tls_frames_arrive_over_wss_on_the_manual_clock(mockapi: Any) -> None:
+    token = await mockapi.login("alice")
+    async with mockapi.ws("alice") as socket:
+        task = await step1(mockapi, token, WIN_DESKTOPS)
+        await mockapi.advance(0.5)
+        assert await socket.receive() == frame(task, "RUNNING")
+        await mockapi.advance(1)
+        assert await socket.receive() == frame(task, "COMPLETED")
+
+
+@pytest.mark.mockapi(tls=True)
+async def test_tls_certificate_serves_a_fault_to_new_connections(mockapi: Any) -> None:
+    await mockapi.certificate("expired")
+    async with aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(ssl=mockapi.ssl_context)
+    ) as http:
+        with pytest.raises(aiohttp.ClientConnectorCertificateError, match="has expired"):
+            await http.get(mockapi.url + "/api/v2/health/")
+    entries = [e for e in await mockapi.journal() if e["kind"] == "tls"]
+    assert entries[0]["event"] == "certificate_changed"
+    assert entries[0]["certificate"] == "expired"
+
+
+@pytest.mark.mockapi(scenario="happy-path", tls=True)
+def test_tls_works_for_a_plain_def_test_too(mockapi: Any) -> None:
+    import urllib.error
+    import urllib.request
+
+    token = mockapi.login("alice")
+    with mockapi.ws("alice") as socket:
+        request = urllib.request.Request(
+            f"{mockapi.url}/api/v2/pools/{WIN_DESKTOPS}/connect/",
+            headers={"Authorization": f"JWT {token}"},
+        )
+        with urllib.request.urlopen(request, context=mockapi.ssl_context, timeout=10) as resp:
+            assert resp.status == 202
+            task = json.loads(resp.read())["data"]
+        mockapi.advance(0.5)
+        assert socket.receive() == frame(task, "RUNNING")
+    mockapi.certificate("self_signed")
+    with pytest.raises(urllib.error.URLError, match="self-signed certificate"):
+        urllib.request.urlopen(mockapi.url + "/api/v2/health/", context=mockapi.ssl_context)

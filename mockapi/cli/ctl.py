@@ -17,6 +17,7 @@ import contextlib
 import json
 import os
 import signal
+import ssl
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -34,6 +35,12 @@ EXIT_WAIT_FAILED = 1
 ENV_URL = "MOCKAPI_URL"
 #: The server's own variable: a harness that exports it once serves both.
 ENV_SERVICE_TOKEN = "MOCKAPI_SERVICE_TOKEN"
+#: The CA file of an ``https://`` server (mockapi --tls prints it on its start line).
+ENV_CACERT = "MOCKAPI_CACERT"
+#: What ``tls NAME`` accepts (the server checks it too: 422 for any other).
+CERTIFICATES = (
+    "valid", "expired", "not_yet_valid", "wrong_host", "self_signed", "unknown_ca", "rotated"
+)  # fmt: skip
 #: Wall seconds between two reads of ``journal --follow``.
 FOLLOW_POLL_S = 0.2
 EXAMPLE_OBJECT = '{"path": "/api/v2/pools/"}'
@@ -145,6 +152,22 @@ def _common(suppress: bool) -> Parser:
         help=f"sent as X-Service-Token (default ${ENV_SERVICE_TOKEN})",
     )
     parent.add_argument(
+        "--cacert",
+        type=Path,
+        metavar="FILE",
+        default=default(None),
+        help=f"an https:// server's CA file: its start line names it (default ${ENV_CACERT}, "
+        "else the system's CAs)",
+    )
+    parent.add_argument(
+        "--insecure",
+        "-k",
+        action="store_true",
+        default=default(False),
+        help="do not verify an https:// server's certificate: what gets through while the "
+        "server shows a fault certificate (expired, wrong host, ...)",
+    )
+    parent.add_argument(
         "--timeout",
         type=_positive,
         metavar="S",
@@ -227,6 +250,12 @@ def build_parser() -> Parser:
     force = command("force", "force a task's transition (pushed like any other)")
     force.add_argument("task_id", type=_task_id, metavar="TASK_ID")
     force.add_argument("status", type=_status, metavar="STATUS")
+
+    tls = command("tls", "show the certificate new connections get (--tls), or choose another")
+    tls.add_argument(
+        "certificate", nargs="?", choices=CERTIFICATES, metavar="NAME",
+        help=f"one of {', '.join(CERTIFICATES)}",
+    )  # fmt: skip
 
     token = command("token", "print an access token for a scenario user (MFA skipped)")
     token.add_argument("username", metavar="USERNAME")
@@ -435,6 +464,9 @@ def run(args: argparse.Namespace, ctl: Client, out: Output) -> int:
                 print(f"({page['dropped']} entries dropped)", file=out.stream)
             for entry in page["entries"]:
                 print(entry_text(entry), file=out.stream)
+    elif command == "tls":
+        view = ctl.tls() if args.certificate is None else ctl.certificate(args.certificate)
+        out.show(view, lambda data: f"certificate {data['certificate']}, CA {data['ca_file']}")
     elif command == "faults":
         return _faults(args, ctl, out)
     elif command == "wait":
@@ -479,6 +511,18 @@ def _wait(args: argparse.Namespace, ctl: Client, out: Output) -> int:
     return EXIT_OK
 
 
+def _tls_context(cacert: Path | None, insecure: bool) -> ssl.SSLContext | None:
+    """How to reach an ``https://`` server: trust ``cacert``, or verify nothing."""
+    if insecure:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    if cacert is not None:
+        return ssl.create_default_context(cafile=str(cacert))
+    return None
+
+
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     """``mockapi ctl ...``; returns the exit code."""
     environ = os.environ if environ is None else environ
@@ -486,8 +530,13 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     url = args.url or environ.get(ENV_URL) or core.DEFAULT_URL
     token = args.service_token or environ.get(ENV_SERVICE_TOKEN) or None
+    cacert = args.cacert or (Path(environ[ENV_CACERT]) if environ.get(ENV_CACERT) else None)
     try:
-        client = Client(url, token, request_timeout=args.timeout)
+        context = _tls_context(cacert, args.insecure)
+    except (OSError, ssl.SSLError) as exc:
+        parser.error(f"--cacert {cacert}: {getattr(exc, 'strerror', None) or exc}")
+    try:
+        client = Client(url, token, request_timeout=args.timeout, ssl_context=context)
     except ValueError as exc:
         parser.error(f"--url: {exc}")
     out = Output(args.json, sys.stdout)

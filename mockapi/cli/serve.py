@@ -43,7 +43,7 @@ from mockapi.cli.args import (
 from mockapi.domain.limits import LIMITS, Limit, LimitExceeded, Limits, check_scenario, resolve
 from mockapi.domain.scenario import Scenario, ScenarioError, default_scenario_path, load_scenario
 from mockapi.domain.world import World, build_world
-from mockapi.keys import CLOCK, RUNTIME
+from mockapi.keys import CLOCK, RUNTIME, TLS
 from mockapi.settings import (
     DEFAULT_HOST,
     DEFAULT_IDLE_TIMEOUT_S,
@@ -51,6 +51,8 @@ from mockapi.settings import (
     Settings,
     is_loopback,
 )
+from mockapi.tls import TlsSetupError
+from mockapi.web.tls import TlsSite
 
 #: RFC 7518 section 3.2: an HS256 key of at least 256 bits.
 MIN_SECRET_BYTES = 32
@@ -147,6 +149,37 @@ def serve_parser() -> Parser:
         help="close a connection that has sent no complete request for S wall seconds: "
         "before its first request's headers (slowloris) or between requests "
         f"(default {DEFAULT_IDLE_TIMEOUT_S:g}; open WebSockets are not idle)",
+    )
+    tls = parser.add_argument(
+        "--tls",
+        action="store_const",
+        const=True,
+        help="serve HTTPS and WSS (not HTTP) with a certificate from mockapi's own CA; the "
+        "start line names the CA file for clients to trust",
+    )
+    tls.type = flag
+    parser.add_argument(
+        "--tls-dir",
+        type=Path,
+        metavar="DIR",
+        help="where --tls keeps its CA (ca.pem) and server key across starts "
+        "(default: $XDG_STATE_HOME/mockapi/tls or ~/.local/state/mockapi/tls)",
+    )
+    parser.add_argument(
+        "--tls-cert",
+        type=Path,
+        metavar="FILE",
+        help="serve this certificate chain (PEM) instead of mockapi's; needs --tls-key, "
+        "turns --tls on",
+    )
+    parser.add_argument(
+        "--tls-key", type=Path, metavar="FILE", help="the private key (PEM) of --tls-cert"
+    )
+    parser.add_argument(
+        "--tls-client-ca",
+        type=Path,
+        metavar="FILE",
+        help="mutual TLS: require a client certificate signed by this CA (PEM); needs --tls",
     )
     parser.add_argument(
         "--ready-file",
@@ -245,6 +278,16 @@ def settings_from_args(argv: Sequence[str], environ: Mapping[str, str] | None = 
         # As Jupyter does: reset, scenario replacement and token minting are not opened to
         # the network with no word said. The token is printed on the start line.
         token, generated = secrets.token_urlsafe(32), True
+    if (args.tls_cert is None) != (args.tls_key is None):
+        parser.error("--tls-cert and --tls-key go together")
+    tls = bool(args.tls) or args.tls_cert is not None
+    if args.tls_client_ca is not None and not tls:
+        parser.error("--tls-client-ca needs --tls")
+    for name in ("tls_cert", "tls_key", "tls_client_ca"):
+        path = getattr(args, name)
+        if path is not None and not path.is_file():
+            option = "--" + name.replace("_", "-")
+            parser.error(f"{option}: no such file: {path}")
     return Settings(
         host=host,
         port=DEFAULT_PORT if args.port is None else args.port,
@@ -261,6 +304,11 @@ def settings_from_args(argv: Sequence[str], environ: Mapping[str, str] | None = 
         ready_file=args.ready_file,
         access_log=True if args.access_log is None else args.access_log,
         **{limit.key: getattr(args, limit.key) for limit in LIMITS},
+        tls=tls,
+        tls_dir=args.tls_dir,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        tls_client_ca=args.tls_client_ca,
     )
 
 
@@ -301,8 +349,8 @@ def _reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
-def _url(host: str, port: int) -> str:
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+def _url(host: str, port: int, scheme: str = "http") -> str:
+    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
 
 
 def write_ready_file(path: Path, url: str) -> None:
@@ -343,11 +391,16 @@ async def _build_or_stop(scenario: Scenario, seed: int | None, stop: asyncio.Eve
     return building.result()
 
 
-def start_line(settings: Settings, url: str, scenario_path: Path, seed: int, clock: str) -> str:
-    """What the server prints once it listens (ASCII only: any terminal prints it)."""
+def start_line(
+    settings: Settings, url: str, scenario_path: Path, seed: int, clock: str, trust: str = ""
+) -> str:
+    """What the server prints once it listens (ASCII only: any terminal prints it).
+
+    ``trust`` says, with ``--tls``, which CA file (or which certificate) a client trusts.
+    """
     line = (
         f"mockapi serving {url}/api/v2/ (scenario {scenario_path}, seed {seed}, clock {clock}); "
-        f"docs at {url}/docs"
+        f"docs at {url}/docs{trust}"
     )
     if settings.service_token_generated:
         # As Jupyter does: the token a server beyond loopback made itself, once, here.
@@ -369,7 +422,10 @@ async def _serve(
     if world is None:
         log.info("stopped while the world was built")
         return
-    app = create_app(settings, scenario, world=world, limits=limits)
+    try:
+        app = create_app(settings, scenario, world=world, limits=limits)
+    except TlsSetupError as exc:
+        raise UsageError(str(exc)) from None
     resume_collector()
     # keepalive_timeout is aiohttp's only clock on a connection with no complete request: it
     # starts at the connect and no partial request line or header resets it.
@@ -377,7 +433,13 @@ async def _serve(
         app, access_log=None, shutdown_timeout=1.0, keepalive_timeout=settings.idle_timeout
     )
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port)
+    tls = app.get(TLS)
+    site: web.TCPSite
+    if tls is not None:
+        # One port, one scheme: with --tls every route, page and socket is HTTPS/WSS.
+        site = TlsSite(runner, settings.host, settings.port, tls.switch, settings.idle_timeout)
+    else:
+        site = web.TCPSite(runner, settings.host, settings.port)
     try:
         await site.start()
     except OSError as exc:
@@ -388,9 +450,16 @@ async def _serve(
     runtime, clock = app[RUNTIME], app[CLOCK]
     # With --port 0 the OS picked the port: say the real one.
     port = runner.addresses[0][1] if runner.addresses else settings.port
-    url = _url(settings.host, port)
+    url = _url(settings.host, port, "https" if tls is not None else "http")
+    trust = ""
+    if tls is not None:
+        trust = f"; CA {tls.ca_file}"
+        if tls.user_cert is not None:
+            trust = f"; certificate {tls.user_cert} (mockapi's CA for the faults: {tls.ca_file})"
     clock_text = f"{clock.mode} x{clock.time_scale:g}"
-    print(start_line(settings, url, scenario_path, runtime.world.seed, clock_text), flush=True)
+    print(
+        start_line(settings, url, scenario_path, runtime.world.seed, clock_text, trust), flush=True
+    )
     ready = settings.ready_file
     try:
         if ready is not None:

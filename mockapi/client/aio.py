@@ -9,6 +9,7 @@ is the interface here (hence ASYNC109 is silenced on it).
 from __future__ import annotations
 
 import asyncio
+import ssl
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -33,10 +34,13 @@ class AsyncClient:
         url: str = core.DEFAULT_URL,
         service_token: str | None = None,
         request_timeout: float = DEFAULT_REQUEST_TIMEOUT_S,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.url = core.normalize_url(url)
         self.service_token = service_token
         self.request_timeout = request_timeout
+        #: For an ``https://`` server: the context to connect with (default: the system's CAs).
+        self.ssl_context = ssl_context
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> AsyncClient:
@@ -62,8 +66,13 @@ class AsyncClient:
             headers = {"Accept": "application/json"}
             if self.service_token is not None:
                 headers[core.SERVICE_TOKEN_HEADER] = self.service_token
+            connector = (
+                aiohttp.TCPConnector(ssl=self.ssl_context) if self.ssl_context is not None else None
+            )
             self._session = aiohttp.ClientSession(
-                headers=headers, timeout=aiohttp.ClientTimeout(total=self.request_timeout)
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=self.request_timeout),
+                connector=connector,
             )
         return self._session
 
@@ -164,6 +173,14 @@ class AsyncClient:
     async def clear_faults(self) -> None:
         """Remove every fault, the scenario's included (until a reset)."""
         await self.send(core.clear_faults())
+
+    async def tls(self) -> dict[str, Any]:
+        """What ``--tls`` shows new connections: ``{"enabled", "certificate", "ca_file", ...}``."""
+        return await self.send(core.get_tls())
+
+    async def certificate(self, name: str) -> dict[str, Any]:
+        """Show certificate ``name`` (``valid``, ``expired``, ...) to new connections."""
+        return await self.send(core.set_tls(name))
 
     async def tasks(self) -> list[dict[str, Any]]:
         """Every task, each with its ``user_id``."""

@@ -333,6 +333,22 @@ def clear_faults() -> Call[None]:
     return Call("DELETE", "/service/faults/", _none, ok=frozenset({204}))
 
 
+def get_tls() -> Call[dict[str, Any]]:
+    """``GET /service/tls/``: ``{"enabled", "certificate", "ca_file", ...}``."""
+    return Call("GET", "/service/tls/", dict)
+
+
+def set_tls(certificate: str) -> Call[dict[str, Any]]:
+    """``POST /service/tls/``: show ``certificate`` to new connections (409 without --tls)."""
+    return Call(
+        "POST",
+        "/service/tls/",
+        dict,
+        _json_body({"certificate": certificate}),
+        "application/json",
+    )
+
+
 def all_tasks() -> Call[list[dict[str, Any]]]:
     """``GET /service/all-tasks/``: every task, each with its ``user_id``."""
     return Call("GET", "/service/all-tasks/", list)

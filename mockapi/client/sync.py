@@ -9,6 +9,7 @@ closes an idle connection has not read the request that found it closed.
 from __future__ import annotations
 
 import http.client
+import ssl
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -35,10 +36,13 @@ class Client:
         url: str = core.DEFAULT_URL,
         service_token: str | None = None,
         request_timeout: float = DEFAULT_REQUEST_TIMEOUT_S,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.url = core.normalize_url(url)
         self.service_token = service_token
         self.request_timeout = request_timeout
+        #: For an ``https://`` server: the context to connect with (default: the system's CAs).
+        self.ssl_context = ssl_context
         parts = urlsplit(self.url)
         self._https = parts.scheme == "https"
         self._host = parts.hostname or ""
@@ -65,8 +69,11 @@ class Client:
 
     # -- the transport -------------------------------------------------------------------
     def _connect(self) -> http.client.HTTPConnection:
-        kind = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-        return kind(self._host, self._port, timeout=self.request_timeout)
+        if self._https:
+            return http.client.HTTPSConnection(
+                self._host, self._port, timeout=self.request_timeout, context=self.ssl_context
+            )
+        return http.client.HTTPConnection(self._host, self._port, timeout=self.request_timeout)
 
     def _exchange(self, call: Call[Any]) -> Answer:
         headers = {"Accept": "application/json"}
@@ -182,6 +189,14 @@ class Client:
     def clear_faults(self) -> None:
         """Remove every fault, the scenario's included (until a reset)."""
         self.send(core.clear_faults())
+
+    def tls(self) -> dict[str, Any]:
+        """What ``--tls`` shows new connections: ``{"enabled", "certificate", "ca_file", ...}``."""
+        return self.send(core.get_tls())
+
+    def certificate(self, name: str) -> dict[str, Any]:
+        """Show certificate ``name`` (``valid``, ``expired``, ...) to new connections."""
+        return self.send(core.set_tls(name))
 
     def tasks(self) -> list[dict[str, Any]]:
         """Every task, each with its ``user_id``."""

@@ -28,6 +28,7 @@ from pydantic import (
     model_validator,
 )
 
+from mockapi.domain.certificates import VALID, CertificateName
 from mockapi.domain.faultspec import FaultSpec
 from mockapi.domain.limits import LimitSettings
 
@@ -234,6 +235,12 @@ class RuleSpec(_Strict):
     expandable: bool | None = None
 
 
+class TlsSection(_Strict):
+    """What ``--tls`` serves while this scenario plays; ignored without ``--tls``."""
+
+    certificate: CertificateName = VALID
+
+
 class Scenario(_Strict):
     """A whole world: settings, the version body, timings, users, pools, machines, tasks, rules
     and faults."""
@@ -248,6 +255,7 @@ class Scenario(_Strict):
     tasks: list[TaskSpec] = Field(default_factory=list)
     rules: list[RuleSpec] = Field(default_factory=list)
     faults: list[FaultSpec] = Field(default_factory=list)
+    tls: TlsSection = TlsSection()
 
     @field_validator("timing")
     @classmethod

@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal
 from pydantic import ConfigDict, Field, PlainSerializer, WithJsonSchema
 from pydantic.json_schema import SkipJsonSchema
 
+from mockapi.domain.certificates import CertificateName
 from mockapi.domain.clock import iso_z
 from mockapi.domain.errors import ErrorCode
 from mockapi.domain.lazymodel import DeferredModel, DeferredRootModel
@@ -350,6 +351,18 @@ class ClockView(DeferredModel):
     )
     mode: Literal["manual", "real"]
     time_scale: float
+
+
+class TlsView(DeferredModel):
+    """What ``--tls`` serves now (``enabled: false`` and nulls without ``--tls``)."""
+
+    enabled: bool
+    certificate: CertificateName | None = Field(
+        description="The certificate new connections get; open connections keep theirs."
+    )
+    ca_file: str | None = Field(description="The CA file clients trust (ca.pem).")
+    client_ca: str | None = Field(description="Mutual TLS: the CA client certificates need.")
+    user_cert: str | None = Field(description="--tls-cert, served as `valid`.")
 
 
 # -- WebSocket ---------------------------------------------------------------------------------

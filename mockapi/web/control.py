@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 from aiohttp import web
 from pydantic import ConfigDict, Field
 
+from mockapi.domain.certificates import CertificateName
 from mockapi.domain.clock import Clock, iso_z
 from mockapi.domain.errors import NOT_FOUND, ApiError, Conflict, ValidationFailed
 from mockapi.domain.faults import DuplicateFault, UnknownUser
@@ -24,8 +25,9 @@ from mockapi.domain.limits import LimitExceeded, WorldCounts, check_growth
 from mockapi.domain.runtime import Runtime, TransitionRefused, UnknownTask
 from mockapi.domain.scenario import Scenario, ScenarioError, parse_text
 from mockapi.domain.world import task_to_dict
-from mockapi.keys import CLOCK, FAULTS, HUB, JOURNAL, RUNTIME, TOKENS
+from mockapi.keys import CLOCK, FAULTS, HUB, JOURNAL, RUNTIME, TLS, TOKENS
 from mockapi.statemachines.task import TaskStatus
+from mockapi.web.bodies import TlsView
 from mockapi.web.responses import json_response, model_response
 from mockapi.web.validation import (
     parse_body,
@@ -290,3 +292,44 @@ async def clear_faults(request: web.Request) -> web.StreamResponse:
     reset restores them)."""
     request.app[FAULTS].clear()
     return web.Response(status=204)
+
+
+# -- TLS: the certificate shown to new connections ----------------------------------------
+
+TLS_OFF = "TLS is off: start mockapi with --tls to choose a certificate."
+
+
+class TlsChoice(DeferredModel):
+    """The certificate to show new connections from now on."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    certificate: CertificateName
+
+
+def _tls_view(app: web.Application) -> TlsView:
+    tls = app.get(TLS)
+    if tls is None:
+        return TlsView(
+            enabled=False, certificate=None, ca_file=None, client_ca=None, user_cert=None
+        )
+    return TlsView.model_validate(tls.view())
+
+
+async def get_tls(request: web.Request) -> web.StreamResponse:
+    """``GET /service/tls/``: the certificate new connections get, and the CA file."""
+    return model_response(_tls_view(request.app))
+
+
+async def set_tls(request: web.Request) -> web.StreamResponse:
+    """``POST /service/tls/``: show ``certificate`` to new connections (journal: a change).
+
+    Open connections keep the certificate they were shown; a reset brings back the
+    scenario's ``[tls] certificate``.
+    """
+    choice = await parse_body(request, TlsChoice)
+    tls = request.app.get(TLS)
+    if tls is None:
+        raise Conflict(TLS_OFF)
+    tls.select(choice.certificate, "control")
+    return model_response(_tls_view(request.app))

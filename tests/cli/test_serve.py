@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import socket
+import ssl
 import sys
 import time
 from collections.abc import Iterator
@@ -398,3 +399,91 @@ async def test_access_log_one_debug_line_per_request(tmp_path: Path) -> None:
 
 async def test_access_log_off_writes_no_line(tmp_path: Path) -> None:
     assert await access_lines(tmp_path, "--access-log", "off") == []
+
+
+# -- --tls -----------------------------------------------------------------------------------
+
+
+def test_every_tls_option_reads_its_environment_variable(tmp_path: Path) -> None:
+    cert, key, ca = tmp_path / "cert.pem", tmp_path / "key.pem", tmp_path / "ca.pem"
+    for path in (cert, key, ca):
+        path.write_text("PEM\n")
+    environ = {
+        "MOCKAPI_TLS": "yes",
+        "MOCKAPI_TLS_DIR": str(tmp_path / "tls"),
+        "MOCKAPI_TLS_CERT": str(cert),
+        "MOCKAPI_TLS_KEY": str(key),
+        "MOCKAPI_TLS_CLIENT_CA": str(ca),
+    }
+    settings = settings_from_args([], environ=environ)
+    assert (settings.tls, settings.tls_dir) == (True, tmp_path / "tls")
+    assert (settings.tls_cert, settings.tls_key, settings.tls_client_ca) == (cert, key, ca)
+    assert settings_from_args([], environ={"MOCKAPI_TLS": "0"}).tls is False
+    assert settings_from_args(["--tls"], environ={"MOCKAPI_TLS": "0"}).tls is True
+
+
+def test_tls_is_off_by_default_and_tls_dir_alone_does_not_turn_it_on(tmp_path: Path) -> None:
+    assert settings_from_args([], environ={}).tls is False
+    assert settings_from_args(["--tls-dir", str(tmp_path)], environ={}).tls is False
+
+
+def test_a_users_certificate_turns_tls_on(tmp_path: Path) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert.write_text("PEM\n")
+    key.write_text("PEM\n")
+    settings = settings_from_args(["--tls-cert", str(cert), "--tls-key", str(key)], environ={})
+    assert settings.tls is True
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["--tls-cert", "{cert}"], "--tls-cert and --tls-key go together"),
+        (["--tls-key", "{cert}"], "--tls-cert and --tls-key go together"),
+        (["--tls-client-ca", "{cert}"], "--tls-client-ca needs --tls"),
+        (["--tls", "--tls-client-ca", "{missing}"], "--tls-client-ca: no such file"),
+        (["--tls-cert", "{missing}", "--tls-key", "{cert}"], "--tls-cert: no such file"),
+    ],
+)
+def test_bad_tls_options_exit_2_with_one_line(
+    argv: list[str], fragment: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cert = tmp_path / "cert.pem"
+    cert.write_text("PEM\n")
+    args = [a.format(cert=cert, missing=tmp_path / "missing.pem") for a in argv]
+    code, _, err = run_main(args, capsys)
+    assert code == 2
+    assert_one_line_error(err, fragment)
+
+
+def test_an_unusable_certificate_exits_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert.write_text("not a certificate\n")
+    key.write_text("not a key\n")
+    argv = ["--tls-cert", str(cert), "--tls-key", str(key), "--tls-dir", str(tmp_path / "t")]
+    code, _, err = run_main([*argv, "--port", "0"], capsys)
+    assert code == 2
+    assert_one_line_error(err, "cannot load --tls-cert")
+
+
+async def test_tls_start_up_line_names_the_https_url_and_the_ca(tmp_path: Path) -> None:
+    tls_dir = tmp_path / "tls"
+    server = await Server.start(
+        tmp_path, "--tls", "--tls-dir", str(tls_dir), "--port", "0", "--clock", "manual"
+    )
+    try:
+        line = await server.start_up_line()
+        url = line.split()[2]
+        assert url.startswith("https://127.0.0.1:")
+        assert line.rstrip().endswith(f"; CA {tls_dir / 'ca.pem'}")
+        context = ssl.create_default_context(cafile=str(tls_dir / "ca.pem"))
+        connector = aiohttp.TCPConnector(ssl=context)
+        async with (
+            aiohttp.ClientSession(connector=connector) as session,
+            session.get(url + "health/") as resp,
+        ):
+            assert resp.status == 200
+    finally:
+        await server.stop()

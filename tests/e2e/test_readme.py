@@ -84,3 +84,22 @@ async def test_the_readme_limits_example_answers_what_it_shows(
     )
     assert resp.status == 422
     assert await resp.text() == shown
+
+
+TLS_SECTION = "## HTTPS and WSS"
+
+
+def tls_example() -> str:
+    """The python block of the HTTPS section that uses the plugin's ``tls=True``."""
+    text = README.read_text(encoding="utf-8")
+    section = text.split(TLS_SECTION, 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"^```python\n(.*?)^```$", section, re.MULTILINE | re.DOTALL)
+    [example] = [block for block in blocks if "@pytest.mark.mockapi(tls=True)" in block]
+    return str(example)
+
+
+def test_the_readme_tls_example_passes(pytester: pytest.Pytester) -> None:
+    pytester.makeini(USER_INI)
+    pytester.makepyfile(test_readme_tls_example=tls_example())
+    result = pytester.runpytest_subprocess(*ARGS)
+    result.assert_outcomes(passed=1)

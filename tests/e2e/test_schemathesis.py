@@ -66,7 +66,8 @@ SEED = 20250911
 START_TIMEOUT_S = 20.0
 
 JWT_OPERATIONS = {route.name for route in ROUTES if route.auth is Auth.JWT}
-#: The operations that replace the world: run on a server of their own.
+#: The operations that change what every later case meets (the world, the certificate shown):
+#: run on a server of their own.
 WORLD_REPLACING = [route.name for route in ROUTES if not route.in_fuzz_run]
 #: A generated fault (POST /service/faults/) would answer, delay or drop every later case it
 #: matches: each case starts with none.
@@ -243,7 +244,7 @@ def test_every_operation_is_fuzzed() -> None:
         if isinstance(operation, dict) and "operationId" in operation
     }
     assert operations == {route.name for route in ROUTES}
-    assert set(WORLD_REPLACING) == {"service-reset", "service-scenario-put"}
+    assert set(WORLD_REPLACING) == {"service-reset", "service-scenario-put", "service-tls-set"}
 
 
 def test_the_fuzzed_document_is_the_served_one(main_server: Server, http: requests.Session) -> None:

@@ -548,6 +548,7 @@ TINY_JSON: dict[str, Any] = {
     "tasks": [],
     "rules": [],
     "faults": [],
+    "tls": {"certificate": "valid"},
 }  # fmt: skip
 #: The answer of a PUT of the tiny world (manual clock: the override of the test settings).
 TINY_RESET = {
@@ -607,7 +608,7 @@ async def get_scenario(client: Client) -> dict[str, Any]:
 async def test_get_scenario_shows_the_active_scenario_with_every_default(client: Client) -> None:
     body = await get_scenario(client)
     assert list(body) == ["settings", "version", "timing", "users", "user_groups", "pools",
-                          "machines", "tasks", "rules", "faults"]  # fmt: skip
+                          "machines", "tasks", "rules", "faults", "tls"]  # fmt: skip
     assert body["settings"] == {"seed": 20250911, "check_passwords": False,
                                 "token_ttl_s": 86400.0, "start": START, "time_scale": 1.0,
                                 "clock": "real"} | dict.fromkeys(LIMIT_KEYS)  # fmt: skip
