@@ -81,6 +81,9 @@ class _Task:
     statuses: list[str] = field(default_factory=list)
     #: Made by a step 1 or 2 in the journal (else the upstream had it before).
     requested: bool = False
+    #: When the proxy saw the task answered and each status pushed (its own clock): the
+    #: timings when the tasks API never showed ``started`` and ``finished``.
+    seen_at: dict[str, datetime] = field(default_factory=dict)
 
 
 @dataclass
@@ -160,7 +163,7 @@ class _Reader:
             if entry.get("kind") == "http" and isinstance(entry.get("status"), int):
                 self.http(entry)
             elif entry.get("kind") == "ws" and entry.get("direction", "down") == "down":
-                self.frame(entry.get("frame"))
+                self.frame(entry.get("frame"), _time(entry.get("time")))
 
     def http(self, entry: dict[str, Any]) -> None:
         path, status, method = entry.get("path", ""), entry["status"], entry.get("method")
@@ -227,16 +230,17 @@ class _Reader:
         if pool is None:
             return
         data = _data(entry, "response")
+        at = _time(entry.get("time"))
         if method == "GET":
             self.first_step1.setdefault((user, pool), status)
             if status == 403 and _detail_code(entry) == 800:
                 if (user, pool) not in self.unexpandable:
                     self.unexpandable.append((user, pool))
             elif status in (200, 202):
-                self.task(data, user, pool, requested=status == 202)
+                self.task(data, user, pool, requested=status == 202, at=at)
         elif method == "POST":
             if status == 202:
-                self.task(data, user, pool, requested=True)
+                self.task(data, user, pool, requested=True, at=at)
             elif status == 200 and isinstance(data, dict) and _uuid(str(data.get("id", ""))):
                 machine_id = _uuid(str(data["id"]))
                 assert machine_id is not None
@@ -244,13 +248,23 @@ class _Reader:
                 machine.update(pool=pool, user=user)
                 self.machines[machine_id] = machine
 
-    def task(self, data: Any, user: str | None, pool: str | None, *, requested: bool) -> None:
+    def task(
+        self,
+        data: Any,
+        user: str | None,
+        pool: str | None,
+        *,
+        requested: bool,
+        at: datetime | None = None,
+    ) -> None:
         if not isinstance(data, dict) or not isinstance(data.get("id"), str):
             return
         task_id = _uuid(data["id"])
         if task_id is None:
             return
         task = self.tasks.setdefault(task_id, _Task(task_id))
+        if at is not None and isinstance(data.get("status"), str):
+            task.seen_at.setdefault(data["status"], at)
         task.kind = data.get("kind", task.kind)
         task.user = task.user or user
         task.pool = task.pool or pool
@@ -262,13 +276,15 @@ class _Reader:
         if isinstance(data.get("status"), str):
             task.statuses.append(data["status"])
 
-    def frame(self, frame: Any) -> None:
+    def frame(self, frame: Any, at: datetime | None) -> None:
         if isinstance(frame, dict) and isinstance(frame.get("id"), str):
             task_id = _uuid(frame["id"])
             if task_id is not None and isinstance(frame.get("status"), str):
                 task = self.tasks.setdefault(task_id, _Task(task_id))
                 task.kind = frame.get("kind", task.kind)
                 task.statuses.append(frame["status"])
+                if at is not None:
+                    task.seen_at.setdefault(frame["status"], at)
 
 
 def _rules(reader: _Reader, pool_names: dict[str, str]) -> list[dict[str, Any]]:
@@ -288,12 +304,26 @@ def _rules(reader: _Reader, pool_names: dict[str, str]) -> list[dict[str, Any]]:
         outcome = next((s for s in reversed(task.statuses) if s in TERMINAL), None)
         if outcome is not None:
             rule["outcome"] = outcome
-        if task.created and task.started:
-            rule["pending_s"] = round(max(0.0, (task.started - task.created).total_seconds()), 6)
-        if task.started and task.finished:
-            rule["running_s"] = round(max(0.0, (task.finished - task.started).total_seconds()), 6)
+        seen = task.seen_at
+        pending = _seconds(task.created, task.started)
+        if pending is None:
+            pending = _seconds(seen.get("PENDING"), seen.get("RUNNING"))
+        running = _seconds(task.started, task.finished)
+        if running is None:
+            running = _seconds(seen.get("RUNNING"), seen.get(outcome or ""))
+        if pending is not None:
+            rule["pending_s"] = pending
+        if running is not None:
+            rule["running_s"] = running
         rules[(task.user, task.pool, task.kind)] = rule
     return list(rules.values())
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> float | None:
+    """Seconds from ``start`` to ``end`` (never negative), None when either is unknown."""
+    if start is None or end is None:
+        return None
+    return round(max(0.0, (end - start).total_seconds()), 6)
 
 
 def capture(journal: Any) -> Capture:
