@@ -5,14 +5,11 @@ the proxy. Loopback only; task time moves on the upstream's manual clock."""
 from __future__ import annotations
 
 import json
-import re
-import select
 import socket
 import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +17,7 @@ import aiohttp
 import pytest
 
 from mockapi.proxy.redaction import JWT_PATTERN
-from tests.helpers import START_TIMEOUT_S, Process, running
+from tests.helpers import Process, running
 
 ALICE = "0b5a8a3e-1f7e-4c1d-9a55-2b8e4f0c6a01"
 WIN = "5d0e8c2a-7a61-4b6e-8f4c-3c9a1e2b7d01"
@@ -98,56 +95,6 @@ pool = "kiosk"
 kind = "POOL_EXPAND"
 expandable = false
 """
-
-
-@dataclass
-class Proxy:
-    proc: subprocess.Popen[bytes]
-    url: str
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
-
-
-@pytest.fixture
-def start_proxy(tmp_path: Path) -> Iterator[Any]:
-    """Start ``python -m mockapi proxy --upstream URL --port 0 ...``; stopped at the end."""
-    started: list[Proxy] = []
-
-    def start(upstream: str, *argv: str) -> Proxy:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "mockapi",
-                "proxy",
-                "--upstream",
-                upstream,
-                "--port",
-                "0",
-                *argv,
-            ],
-            cwd=tmp_path,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-        )
-        assert proc.stdout is not None
-        ready, _, _ = select.select([proc.stdout], [], [], START_TIMEOUT_S)
-        line = proc.stdout.readline().decode() if ready else ""
-        match = re.match(r"mockapi proxy serving (http://127\.0\.0\.1:\d+)/ -> ", line)
-        proxy = Proxy(proc, match.group(1) if match else "")
-        started.append(proxy)
-        assert match, f"no start-up line: {line!r}"
-        return proxy
-
-    yield start
-    for proxy in started:
-        proxy.stop()
 
 
 @pytest.fixture
