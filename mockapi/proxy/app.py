@@ -149,6 +149,10 @@ def _failure(exc: BaseException, timeout_s: float) -> str:
     """Why the upstream did not answer, in a few words for the 502's message."""
     if isinstance(exc, TimeoutError):
         return f"did not answer within {timeout_s:g} s"
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return f"presented a certificate that failed verification ({exc.certificate_error})"
+    if isinstance(exc, aiohttp.ClientSSLError):
+        return f"failed the TLS handshake ({exc.os_error})"
     if isinstance(exc, aiohttp.ClientConnectorError):
         return f"refused the connection ({exc.os_error.strerror or exc.os_error})"
     if isinstance(exc, aiohttp.ServerDisconnectedError):
