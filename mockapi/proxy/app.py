@@ -127,22 +127,19 @@ def upstream_url(value: str) -> URL:
     return url
 
 
-def bad_gateway(upstream: str, reason: str) -> web.Response:
-    """The 502 of an upstream that did not answer: CONTRACT §3's shape, naming the upstream."""
-    body = {
-        "detail": [
-            {
-                "msg": f"Bad gateway: upstream {upstream} {reason}.",
-                "err_code": int(ErrorCode.DEFAULT),
-                "type": "default",
-            }
-        ]
-    }
+def _error_answer(status: int, msg: str) -> web.Response:
+    """An answer of the proxy's own in CONTRACT §3's shape, ``www-authenticate`` included."""
+    body = {"detail": [{"msg": msg, "err_code": int(ErrorCode.DEFAULT), "type": "default"}]}
     return web.Response(
         body=dumps(body),
-        status=502,
+        status=status,
         headers={"content-type": "application/json", **AUTH_HEADERS},
     )
+
+
+def bad_gateway(upstream: str, reason: str) -> web.Response:
+    """The 502 of an upstream that did not answer: CONTRACT §3's shape, naming the upstream."""
+    return _error_answer(502, f"Bad gateway: upstream {upstream} {reason}.")
 
 
 def _failure(exc: BaseException, timeout_s: float) -> str:
@@ -292,7 +289,13 @@ async def forward(request: web.Request) -> web.StreamResponse:
     state = request.app[PROXY]
     assert state.session is not None
     base = upstream_url(state.settings.upstream)
-    body = await request.read()
+    try:
+        body = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        # The upstream never sees it: answered here in the contract's error shape.
+        reply = _error_answer(413, f"Request body too large for the proxy (over {MAX_BODY} bytes).")
+        record_exchange(state.journal, request, b"", 413, reply.headers, reply.body or b"")  # type: ignore[arg-type]
+        return reply
     try:
         async with state.session.request(
             request.method,

@@ -4,6 +4,7 @@ the proxy. Loopback only; task time moves on the upstream's manual clock."""
 
 from __future__ import annotations
 
+import io
 import json
 import socket
 import subprocess
@@ -412,3 +413,48 @@ async def test_a_captured_scenario_replays_the_same_answers(
     with running(folder, "--scenario", str(world), "--clock", "manual") as replay:
         again = await client_flow(replay.url, replay.url)
     assert again.answers == through.answers
+
+
+async def test_frames_keep_their_order_both_ways_and_a_close_passes_through(
+    upstream: Process, start_proxy: Any
+) -> None:
+    proxy = start_proxy(upstream.url)
+    async with aiohttp.ClientSession() as http:
+        body = {"username": "alice", "password": "x", "ldap": False}
+        async with http.post(f"{proxy.url}/api/v2/users/login/", json=body) as resp:
+            token = (await resp.json())["data"]["access_token"]
+        ws_url = f"{proxy.url.replace('http', 'ws')}/api/v2/pools/ws/{ALICE}/"
+        async with http.ws_connect(ws_url, headers={"Cookie": f"JWT {token}"}) as ws:
+            # Sent back to back, without waiting: the echoes come back in the same order.
+            for n in range(100):
+                await ws.send_str(f"m{n}")
+            echoes = [await ws.receive_str(timeout=10) for _ in range(100)]
+            assert echoes == [f"User alice sent: m{n}" for n in range(100)]
+            # The upstream shuts down: its 1001 reaches the client through the proxy.
+            upstream.proc.terminate()
+            closing = await ws.receive(timeout=10)
+            assert closing.type is aiohttp.WSMsgType.CLOSE
+            assert closing.data == aiohttp.WSCloseCode.GOING_AWAY
+        async with http.get(f"{proxy.url}/service/journal/") as resp:
+            entries = (await resp.json())["entries"]
+    up = [e["frame"] for e in entries if e["kind"] == "ws" and e["direction"] == "up"]
+    assert up == [f"m{n}" for n in range(100)]
+    [closed] = [e for e in entries if e["kind"] == "ws_close"]
+    assert (closed["by"], closed["code"]) == ("upstream", 1001)
+
+
+async def test_a_body_too_large_for_the_proxy_is_a_413_in_the_error_shape(
+    upstream: Process, start_proxy: Any
+) -> None:
+    proxy = start_proxy(upstream.url)
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"{proxy.url}/api/v2/users/login/", data=io.BytesIO(b"x" * (16 << 20 | 1))
+        ) as resp,
+    ):
+        assert resp.status == 413
+        assert resp.headers["www-authenticate"] == "JWT"
+        body = await resp.json()
+    assert body["detail"][0]["err_code"] == 999
+    assert body["detail"][0]["msg"].startswith("Request body too large for the proxy")
