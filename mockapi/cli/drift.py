@@ -32,8 +32,8 @@ EXIT_DRIFT = 1
 EPILOG = """\
 examples:
   python -m mockapi drift --upstream https://dispatcher.lab --as astravdi:secret
-  python -m mockapi drift --upstream http://127.0.0.1:9000 --as alice:pw \
-      --scenario world.toml --json
+  python -m mockapi drift --upstream http://127.0.0.1:9000 --as alice:pw --json \\
+      --scenario world.toml
 
 No probe changes state upstream: no connect, no logout, no accepted WebSocket. Exit 0: no
 real drift; 1: real drift; 2: bad input or a side that does not answer.
