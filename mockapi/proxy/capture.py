@@ -25,6 +25,7 @@ TOML file.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Iterable
@@ -151,7 +152,8 @@ class _Reader:
         #: (user, pool id) -> the status of the first step 1 answer seen.
         self.first_step1: dict[tuple[str, str], int] = {}
         self.unexpandable: list[tuple[str, str]] = []
-        self.notes: list[str] = []
+        #: The first settings ``data`` seen (its security flags are per user).
+        self.settings_body: dict[str, Any] | None = None
 
     def user(self, name: str) -> _User:
         if name not in self.users:
@@ -209,6 +211,8 @@ class _Reader:
 
     def settings(self, name: str, data: Any) -> None:
         security = data.get("security") if isinstance(data, dict) else None
+        if self.settings_body is None and isinstance(data, dict):
+            self.settings_body = data
         if isinstance(security, dict):
             user = self.user(name)
             user.flags |= {flag for key, flag in SETTINGS_FLAGS.items() if security.get(key)}
@@ -319,6 +323,28 @@ def _rules(reader: _Reader, pool_names: dict[str, str]) -> list[dict[str, Any]]:
     return list(rules.values())
 
 
+def settings_notes(seen: dict[str, Any] | None) -> list[str]:
+    """Where the upstream's settings body differs from mockapi's, which no scenario key sets
+    (only its three MFA flags follow the user): said in the notes, for a person to judge."""
+    if seen is None:
+        return []
+    from mockapi.proxy.drift import compare
+    from mockapi.web.bodies import SecuritySettings, SettingsBody, UserSettings
+
+    flags = {"otp_enabled": False, "adfs_enabled": False, "hardware_token_enabled": False}
+    security = SecuritySettings(otp_enabled=False, adfs_enabled=False, hardware_token_enabled=False)
+    ours = SettingsBody(data=UserSettings(security=security))
+    mock = ours.model_dump(mode="json")["data"]
+    upstream = dict(seen)
+    if isinstance(upstream.get("security"), dict):
+        upstream["security"] = {**upstream["security"], **flags}
+    return [
+        f"the settings body differs from mockapi's (no scenario key sets it) at "
+        f"{where or 'the top'}: {kind}: upstream {json.dumps(up)}, mockapi {json.dumps(m)}"
+        for where, kind, up, m in compare(upstream, mock)
+    ]
+
+
 def _seconds(start: datetime | None, end: datetime | None) -> float | None:
     """Seconds from ``start`` to ``end`` (never negative), None when either is unknown."""
     if start is None or end is None:
@@ -342,6 +368,8 @@ def capture(journal: Any) -> Capture:
         data["version"] = reader.version
     else:
         notes.append("no version body seen: [version] keeps mockapi's defaults")
+
+    notes += settings_notes(reader.settings_body)
 
     pool_names: dict[str, str] = {}
     pools = []

@@ -116,3 +116,17 @@ def test_the_command_refuses_what_is_not_a_journal_in_one_line(tmp_path: Path) -
         assert done.stderr.count("\n") == 1
         assert "Traceback" not in done.stderr
     assert not (tmp_path / "out.toml").exists()
+
+
+def test_a_settings_body_mockapi_cannot_play_is_named_in_the_notes() -> None:
+    from mockapi.proxy.capture import settings_notes
+    from mockapi.web.bodies import SecuritySettings, SettingsBody, UserSettings
+
+    security = SecuritySettings(otp_enabled=True, adfs_enabled=False, hardware_token_enabled=False)
+    ours = SettingsBody(data=UserSettings(security=security)).model_dump(mode="json")["data"]
+    # The user's own MFA flags are no difference: a scenario sets them.
+    assert settings_notes(ours) == []
+    theirs = json.loads(json.dumps(ours))
+    theirs["net"]["network_timeout"] = 30
+    [note] = settings_notes(theirs)
+    assert "at net.network_timeout: value: upstream 30, mockapi 15" in note
