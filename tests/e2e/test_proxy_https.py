@@ -6,9 +6,11 @@ a server certificate made by the openssl command (``.ci/run`` installs it)."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import ssl
 import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -97,3 +99,18 @@ async def test_an_upstream_certificate_it_cannot_verify_is_a_502(
         assert resp.status == 502
         msg = (await resp.json())["detail"][0]["msg"]
     assert msg.startswith(f"Bad gateway: upstream {url} presented a certificate that failed")
+
+
+async def test_drift_probes_an_https_upstream_with_its_ca(
+    https_upstream: tuple[str, Path],
+) -> None:
+    url, ca = https_upstream
+    # The upstream runs in this test's loop: the command runs beside it, not blocking it.
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "mockapi", "drift", "--upstream", url, "--as", "astravdi:Bazalt1!",
+        "--upstream-ca", str(ca),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=120)
+    assert proc.returncode == 0, out.decode() + err.decode()
+    assert out.decode().rstrip().endswith("no real drift")
