@@ -127,19 +127,18 @@ def upstream_url(value: str) -> URL:
     return url
 
 
-def _error_answer(status: int, msg: str) -> web.Response:
-    """An answer of the proxy's own in CONTRACT §3's shape, ``www-authenticate`` included."""
-    body = {"detail": [{"msg": msg, "err_code": int(ErrorCode.DEFAULT), "type": "default"}]}
-    return web.Response(
-        body=dumps(body),
-        status=status,
-        headers={"content-type": "application/json", **AUTH_HEADERS},
-    )
+#: The headers of the proxy's own error answers (CONTRACT §3: always ``www-authenticate``).
+ERROR_HEADERS = {"content-type": "application/json", **AUTH_HEADERS}
 
 
-def bad_gateway(upstream: str, reason: str) -> web.Response:
-    """The 502 of an upstream that did not answer: CONTRACT §3's shape, naming the upstream."""
-    return _error_answer(502, f"Bad gateway: upstream {upstream} {reason}.")
+def error_body(msg: str) -> bytes:
+    """An error of the proxy's own in CONTRACT §3's shape."""
+    return dumps({"detail": [{"msg": msg, "err_code": int(ErrorCode.DEFAULT), "type": "default"}]})
+
+
+def bad_gateway(upstream: str, reason: str) -> bytes:
+    """The body of the 502 for an upstream that did not answer, naming the upstream."""
+    return error_body(f"Bad gateway: upstream {upstream} {reason}.")
 
 
 def _failure(exc: BaseException, timeout_s: float) -> str:
@@ -293,9 +292,9 @@ async def forward(request: web.Request) -> web.StreamResponse:
         body = await request.read()
     except web.HTTPRequestEntityTooLarge:
         # The upstream never sees it: answered here in the contract's error shape.
-        reply = _error_answer(413, f"Request body too large for the proxy (over {MAX_BODY} bytes).")
-        record_exchange(state.journal, request, b"", 413, reply.headers, reply.body or b"")  # type: ignore[arg-type]
-        return reply
+        raw = error_body(f"Request body too large for the proxy (over {MAX_BODY} bytes).")
+        record_exchange(state.journal, request, b"", 413, ERROR_HEADERS, raw)
+        return web.Response(status=413, headers=ERROR_HEADERS, body=raw)
     try:
         async with state.session.request(
             request.method,
@@ -312,14 +311,19 @@ async def forward(request: web.Request) -> web.StreamResponse:
             headers = _answer_headers(answer.headers, request, base)
             status = answer.status
     except (aiohttp.ClientError, TimeoutError) as exc:
-        reply = bad_gateway(state.settings.upstream, _failure(exc, state.settings.timeout_s))
-        record_exchange(
-            state.journal, request, body, 502, reply.headers, reply.body or b"",  # type: ignore[arg-type]
-            error=_failure(exc, state.settings.timeout_s),
-        )  # fmt: skip
-        return reply
+        return _unreachable(state, request, body, exc)
     record_exchange(state.journal, request, body, status, headers, raw)
     return web.Response(status=status, headers=headers, body=raw)
+
+
+def _unreachable(
+    state: ProxyState, request: web.Request, body: bytes, exc: BaseException
+) -> web.Response:
+    """The 502 for an upstream that did not answer ``request``, journaled with the reason."""
+    reason = _failure(exc, state.settings.timeout_s)
+    raw = bad_gateway(state.settings.upstream, reason)
+    record_exchange(state.journal, request, body, 502, ERROR_HEADERS, raw, error=reason)
+    return web.Response(status=502, headers=ERROR_HEADERS, body=raw)
 
 
 async def _read_refusal(
@@ -371,13 +375,7 @@ async def _forward_websocket(request: web.Request) -> web.StreamResponse:
         reply.force_close()
         return reply
     except (aiohttp.ClientError, TimeoutError) as exc:
-        reason = _failure(exc, state.settings.timeout_s)
-        reply = bad_gateway(state.settings.upstream, reason)
-        record_exchange(
-            state.journal, request, b"", 502, reply.headers, reply.body or b"",  # type: ignore[arg-type]
-            error=reason,
-        )  # fmt: skip
-        return reply
+        return _unreachable(state, request, b"", exc)
     finally:
         _REFUSAL.reset(token)
 
