@@ -2,8 +2,8 @@
 
 Sends the read-only probes of :mod:`mockapi.proxy.drift` to the upstream and to a mockapi
 this command serves on the scenario (loopback, a free port, for the length of the run), and
-prints what differs. Exit 0: no real drift; 1: real drift; 2: bad input or a side that does
-not answer.
+prints what differs. Exit 0: no real drift; 1: real drift; 2: bad input (a login both sides
+refuse, too) or a side that does not answer.
 """
 
 from __future__ import annotations
@@ -133,4 +133,12 @@ def main(argv: Sequence[str]) -> int:
     except BrokenPipeError:
         # The reader went away (``| head``): the exit code still says whether there is drift.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    return EXIT_DRIFT if report.drift else 0
+    if report.drift:
+        return EXIT_DRIFT
+    login = report.probes[0]
+    if login.upstream != 200:
+        # Both sides refused the same login: not drift, but the token probes never ran.
+        print(f"{name}: error: --as {user}: the login failed on both sides ({login.upstream}), "
+              "so the probes that need a token were skipped", file=sys.stderr)  # fmt: skip
+        return EXIT_USAGE
+    return 0

@@ -177,3 +177,15 @@ def test_bad_arguments_are_one_line_and_exit_2() -> None:
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1
     assert "--upstream" in done.stderr
+
+
+def test_a_login_both_sides_refuse_is_exit_2_with_the_probes_skipped(tmp_path: Path) -> None:
+    with running(tmp_path) as upstream:
+        done = subprocess.run(
+            [sys.executable, "-m", "mockapi", "drift", "--upstream", upstream.url,
+             "--as", "nobody:x"],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+    assert done.returncode == 2
+    assert "--as nobody: the login failed on both sides (401)" in done.stderr
+    assert "skipped settings: no token" in done.stdout
