@@ -8,11 +8,12 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.test_readme_examples import BIN, named_blocks, section
+from tests.e2e.test_readme_examples import BIN, named_blocks, needs, section
 from tests.helpers import running
 
 
 def test_the_readme_script_captures_and_finds_no_drift(tmp_path: Path, start_proxy: Any) -> None:
+    needs("curl")
     script = named_blocks(section("## Keeping the mock honest: proxy, capture, drift"))[
         "proxy-capture-drift.sh"
     ]
