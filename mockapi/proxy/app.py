@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import contextvars
 import json
+import logging
 import ssl
 import time
 from collections.abc import AsyncIterator
@@ -34,6 +35,7 @@ from typing import Any
 import aiohttp
 import jwt
 from aiohttp import WSCloseCode, WSMsgType, hdrs, web
+from aiohttp.typedefs import Handler
 from multidict import CIMultiDict, CIMultiDictProxy, MultiMapping
 from yarl import URL
 
@@ -44,6 +46,8 @@ from mockapi.pages.headers import page_headers
 from mockapi.pages.render import render_template, setup_pages
 from mockapi.proxy.redaction import redact_for_journal, redact_headers
 from mockapi.web.rules import is_websocket_upgrade
+
+log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 30.0
 #: Bodies larger than this are refused (413 from aiohttp) or, from the upstream, answered 502.
@@ -541,6 +545,20 @@ async def _close_sockets(app: web.Application) -> None:
         await socket.close(code=WSCloseCode.GOING_AWAY, message=b"proxy shutdown")
 
 
+@web.middleware
+async def _never_a_text_500(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A bug of the proxy's is still answered in the error shape (CONTRACT §1), and logged."""
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except Exception:
+        log.exception("proxy: unexpected error on %s %s", request.method, request.path)
+        return web.Response(
+            status=500, headers=ERROR_HEADERS, body=error_body("Internal server error.")
+        )
+
+
 def create_proxy_app(settings: ProxySettings) -> web.Application:
     """The proxy application for ``settings.upstream``.
 
@@ -548,7 +566,7 @@ def create_proxy_app(settings: ProxySettings) -> web.Application:
     invalid CA file OSError (``ssl.SSLError`` is one).
     """
     upstream_url(settings.upstream)
-    app = web.Application(client_max_size=MAX_BODY)
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[_never_a_text_500])
     journal = Journal(time.time, settings.journal_capacity)
     app[PROXY] = ProxyState(settings, journal, tls=_ssl_context(settings))
     setup_pages(app)
