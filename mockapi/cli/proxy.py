@@ -20,6 +20,7 @@ from pathlib import Path
 from aiohttp import web
 
 from mockapi.cli.args import EXIT_USAGE, Parser, UsageError, port_number, positive_float, prog_name
+from mockapi.cli.serve import remove_ready_file, write_ready_file
 from mockapi.proxy.app import DEFAULT_TIMEOUT_S, ProxySettings, create_proxy_app, upstream_url
 from mockapi.settings import DEFAULT_HOST, DEFAULT_PORT
 
@@ -71,11 +72,18 @@ def parser() -> Parser:
         help="seconds to wait for the upstream to connect, and between bytes of its answer, "
         f"before answering 502 (default {DEFAULT_TIMEOUT_S:g})",
     )
+    root.add_argument(
+        "--ready-file",
+        type=Path,
+        metavar="PATH",
+        help="once listening, write the proxy's base URL to PATH (as the server's --ready-file "
+        "does); removed on exit",
+    )
     return root
 
 
-def settings_from_args(argv: Sequence[str]) -> ProxySettings:
-    """Parse the options; a bad one exits 2 with one line."""
+def settings_from_args(argv: Sequence[str]) -> tuple[ProxySettings, Path | None]:
+    """Parse the options (and the ready file); a bad one exits 2 with one line."""
     cli = parser()
     args = cli.parse_args(argv)
     try:
@@ -84,20 +92,22 @@ def settings_from_args(argv: Sequence[str]) -> ProxySettings:
         cli.error(f"--upstream: {exc}")
     if args.upstream_ca is not None and not args.upstream_ca.is_file():
         cli.error(f"--upstream-ca: no such file: {args.upstream_ca}")
+    if args.ready_file is not None and not args.ready_file.parent.is_dir():
+        cli.error(f"--ready-file: no such folder: {args.ready_file.parent}")
     return ProxySettings(
         upstream=args.upstream.rstrip("/"),
         host=args.host,
         port=args.port,
         timeout_s=args.timeout,
         upstream_ca=args.upstream_ca,
-    )
+    ), args.ready_file
 
 
 def _url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-async def _serve(settings: ProxySettings) -> None:
+async def _serve(settings: ProxySettings, ready: Path | None) -> None:
     try:
         app = create_proxy_app(settings)
     except (OSError, ValueError) as exc:  # an unreadable or invalid CA file
@@ -123,19 +133,28 @@ async def _serve(settings: ProxySettings) -> None:
         flush=True,
     )
     try:
+        if ready is not None:
+            try:
+                write_ready_file(ready, url)
+            except OSError as exc:
+                raise UsageError(
+                    f"cannot write the ready file {ready}: {exc.strerror or exc}"
+                ) from None
         await stop.wait()
     finally:
         log.info("shutting down")
         await runner.cleanup()
+        if ready is not None:
+            remove_ready_file(ready, url)
 
 
 def main(argv: Sequence[str]) -> int:
     """Proxy until SIGINT or SIGTERM: exit 0, or 2 with a one-line reason."""
-    settings = settings_from_args(argv)
+    settings, ready = settings_from_args(argv)
     logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(_serve(settings))
+            asyncio.run(_serve(settings, ready))
     except UsageError as exc:
         print(f"{prog_name()} proxy: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

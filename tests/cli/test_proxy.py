@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.cli.test_serve_ready_file import wait_for
 
 
 def proxy(*argv: str) -> subprocess.CompletedProcess[str]:
@@ -41,3 +45,25 @@ def test_a_ca_file_that_is_no_certificate_is_exit_2(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert f"--upstream-ca {bad}" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_ready_file_holds_the_url_while_the_proxy_listens(tmp_path: Path) -> None:
+    ready = tmp_path / "proxy.url"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mockapi", "proxy", "--upstream", "http://127.0.0.1:9",
+         "--port", "0", "--ready-file", str(ready)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    try:
+        url = wait_for(ready, proc).strip()
+        assert url.startswith("http://127.0.0.1:")
+        # The page answers at that URL: the proxy listens there.
+        with urllib.request.urlopen(f"{url}/", timeout=10) as page:
+            assert page.status == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+        assert proc.stdout is not None
+        proc.stdout.close()
+    assert proc.returncode == 0
+    assert not ready.exists()
