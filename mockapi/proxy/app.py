@@ -401,11 +401,22 @@ async def _forward_websocket(request: web.Request) -> web.StreamResponse:
             state.sockets.discard(client)
         code = client.close_code if closed_by == "client" else upstream.close_code
         if closed_by == "client":
-            await upstream.close(code=code or WSCloseCode.OK)
+            await upstream.close(code=_sendable(code))
         else:
-            await client.close(code=code or WSCloseCode.OK)
+            await client.close(code=_sendable(code))
         state.journal.record("ws_close", path=request.path, user=user, by=closed_by, code=code)
     return client
+
+
+#: RFC 6455 §7.4.1: codes that say a close frame never came; none may be sent in one.
+NOT_SENDABLE = frozenset({1005, 1006, 1015})
+
+
+def _sendable(code: int | None) -> int:
+    """The code to pass on: the other side's, or 1001 when it went away without a close frame."""
+    if code is None or code in NOT_SENDABLE:
+        return WSCloseCode.GOING_AWAY
+    return code
 
 
 async def _relay(

@@ -458,3 +458,22 @@ async def test_a_body_too_large_for_the_proxy_is_a_413_in_the_error_shape(
         body = await resp.json()
     assert body["detail"][0]["err_code"] == 999
     assert body["detail"][0]["msg"].startswith("Request body too large for the proxy")
+
+
+async def test_an_upstream_that_vanishes_closes_the_client_with_1001(
+    upstream: Process, start_proxy: Any
+) -> None:
+    proxy = start_proxy(upstream.url)
+    async with aiohttp.ClientSession() as http:
+        body = {"username": "alice", "password": "x", "ldap": False}
+        async with http.post(f"{proxy.url}/api/v2/users/login/", json=body) as resp:
+            token = (await resp.json())["data"]["access_token"]
+        ws_url = f"{proxy.url.replace('http', 'ws')}/api/v2/pools/ws/{ALICE}/"
+        async with http.ws_connect(ws_url, headers={"Cookie": f"JWT {token}"}) as ws:
+            upstream.proc.kill()  # no close frame: the connection just ends
+            closing = await ws.receive(timeout=10)
+            assert closing.type is aiohttp.WSMsgType.CLOSE
+            assert closing.data == aiohttp.WSCloseCode.GOING_AWAY
+        # The proxy itself carries on: a request now gets the 502 of a dead upstream.
+        async with http.get(f"{proxy.url}/api/v2/health/") as resp:
+            assert resp.status == 502
