@@ -3,7 +3,12 @@
 Every value the proxy journals passes :func:`redact_for_journal`, the one place that decides
 what is secret. A JWT becomes a short stable fingerprint (``jwt:1a2b3c4d5e6f``), so a reader
 can still tell two tokens apart and follow one through the traffic without being able to
-replay it; a password or code becomes ``"<redacted>"``.
+replay it; a password or code becomes ``"[redacted]"``.
+
+mockapi's own journal will redact with the same fingerprint and placeholder; this module is
+kept apart from it on purpose in one respect: the proxy journals answers too, so a key is
+secret only by its name in :data:`SECRET_KEYS` (``code`` is not one: the health body's
+``code`` is an HTTP status, not a secret).
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import hashlib
 import re
 from typing import Any
 
-REDACTED = "<redacted>"
+REDACTED = "[redacted]"
 #: Body keys whose values are secrets whatever they hold.
 SECRET_KEYS = frozenset(
     {"password", "otp_code", "token_code", "hardware_token_code", "access_token", "refresh_token"}

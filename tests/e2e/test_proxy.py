@@ -272,8 +272,8 @@ async def test_a_whole_session_passes_the_proxy_unchanged_and_is_journaled(
     # Redacted: no JWT and no OTP code in the journal, tokens fingerprinted, passwords hidden.
     assert not JWT_PATTERN.search(text)
     logins = [e for e in entries if e["kind"] == "http" and e["path"].endswith("/login/")]
-    assert all(e["request"]["body"]["password"] == "<redacted>" for e in logins)
-    assert logins[4]["request"]["body"]["otp_code"] == "<redacted>"
+    assert all(e["request"]["body"]["password"] == "[redacted]" for e in logins)
+    assert logins[4]["request"]["body"]["otp_code"] == "[redacted]"
     issued = [e for e in logins if e["status"] == 200]
     assert issued[1]["claims"]["sub"] == ALICE
     assert issued[1]["response"]["body"]["data"]["access_token"].startswith("jwt:")

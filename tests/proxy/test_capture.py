@@ -34,7 +34,7 @@ def mfa(code: int) -> dict[str, Any]:
 
 
 def login(name: str) -> dict[str, Any]:
-    return {"username": name, "password": "<redacted>", "ldap": False}
+    return {"username": name, "password": "[redacted]", "ldap": False}
 
 
 def test_not_a_journal_is_refused() -> None:
