@@ -17,6 +17,9 @@ TOOLS = {
     "scenario": "mockapi.cli.scenario",
     "diagrams": "mockapi.cli.diagrams",
     "ctl": "mockapi.cli.ctl",
+    "proxy": "mockapi.cli.proxy",
+    "capture": "mockapi.cli.capture",
+    "drift": "mockapi.cli.drift",
 }
 
 

@@ -66,6 +66,10 @@ other commands:
   python -m mockapi diagrams [NAME]       print the state diagrams (Mermaid); --out DIR writes files
   python -m mockapi ctl COMMAND ...       steer a running server: clock, reset, faults, waits
                                           (python -m mockapi ctl --help)
+  python -m mockapi proxy --upstream URL  forward to a real dispatcher, journaling the traffic
+  python -m mockapi capture JOURNAL -o F  write a scenario from the proxy's journal
+  python -m mockapi drift --upstream URL --as USER:PASSWORD
+                                          compare a real dispatcher with mockapi (read-only)
 
 Every option also reads MOCKAPI_<NAME> from the environment (e.g. MOCKAPI_PORT=9000);
 the option on the command line wins. Bad input exits with code 2.
