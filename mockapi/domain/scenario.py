@@ -88,7 +88,13 @@ class VersionSection(_Strict):
     gateway: str = "2.0.0"
 
 
-class GeneralSettings(_Strict):
+class _Verbatim(_Strict):
+    # The client settings are answered as written: strict types, so "30" or true for an
+    # integer is refused rather than answered as something the file did not say.
+    model_config = ConfigDict(strict=True)
+
+
+class GeneralSettings(_Verbatim):
     """The client's general settings, as the original answers them."""
 
     admin_mode_enabled: bool = False
@@ -107,7 +113,7 @@ PER_USER_SECURITY = {
 }
 
 
-class ClientSecurity(_Strict):
+class ClientSecurity(_Verbatim):
     """The security settings every user shares; the MFA flags come from each user."""
 
     domain_username_format_enabled: bool = False
@@ -126,21 +132,21 @@ class ClientSecurity(_Strict):
         return data
 
 
-class WsChannel(_Strict):
+class WsChannel(_Verbatim):
     """A WebSocket channel the client subscribes to."""
 
     channel: str = "api/v2/pools/ws/"
     event: str = "pool_update"
 
 
-class NetSettings(_Strict):
+class NetSettings(_Verbatim):
     """The client's network settings."""
 
     network_timeout: int = 15
     ws_channels: list[WsChannel] = Field(default_factory=lambda: [WsChannel()])
 
 
-class HardwareAcceleration(_Strict):
+class HardwareAcceleration(_Verbatim):
     """A protocol's hardware acceleration options."""
 
     hardware_acceleration_enabled: bool = False
@@ -148,7 +154,7 @@ class HardwareAcceleration(_Strict):
     h264_bitrate_mbs: int = 3
 
 
-class ProtocolSettings(_Strict):
+class ProtocolSettings(_Verbatim):
     """One remote protocol the client may use; the defaults are the original's GLINT."""
 
     id: int = 1
@@ -167,7 +173,7 @@ class ProtocolSettings(_Strict):
     audio_playback_mode: str = "CLIENT"
 
 
-class ClientSettingsSection(_Strict):
+class ClientSettingsSection(_Verbatim):
     """``[client_settings]``: the body of ``GET /api/v2/users/settings/`` but for the three
     MFA flags, which follow each user. The defaults are the original's constant body."""
 

@@ -457,27 +457,28 @@ def test_bad_client_settings_are_reported_with_their_paths_all_in_one_run() -> N
 colour = "red"
 
 [client_settings.general]
-default_remote_protocol = "one"
+default_remote_protocol = "2"
+admin_mode_enabled = 1
 
 [client_settings.security]
 adfs_enabled = true
 
 [client_settings.net]
-network_timeout = 1.5
+network_timeout = 15.0
 ws_channels = [{ channel = "x", topic = "y" }]
 
 [[client_settings.protocols]]
-fps = "fast"
+fps = 29.97
 """
+    # Strict types: the body answers what the file says, never a conversion of it. Problems
+    # come in the section's key order.
     assert problems(text) == [
-        "client_settings.general.default_remote_protocol: Input should be a valid integer, "
-        "unable to parse string as an integer",
+        "client_settings.general.admin_mode_enabled: Input should be a valid boolean",
+        "client_settings.general.default_remote_protocol: Input should be a valid integer",
         "client_settings.security: Value error, adfs_enabled is each user's own: "
         "set `adfs = true` on the user instead",
-        "client_settings.net.network_timeout: Input should be a valid integer, "
-        "got a number with a fractional part",
+        "client_settings.net.network_timeout: Input should be a valid integer",
         "client_settings.net.ws_channels[0].topic: unknown key",
-        "client_settings.protocols[0].fps: Input should be a valid integer, "
-        "unable to parse string as an integer",
+        "client_settings.protocols[0].fps: Input should be a valid integer",
         "client_settings.colour: unknown key",
     ]

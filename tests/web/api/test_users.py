@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+import json
 import tomllib
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -697,6 +699,46 @@ async def test_a_new_scenario_brings_its_client_settings_and_the_default_world_t
     assert resp.status == 200, await resp.text()
     token = await login(client)
     assert await (await client.get(SETTINGS, headers=auth(token))).text() == settings_text()
+
+
+def readme_example(title: str) -> str:
+    """The first TOML block of a scenarios/README.md section."""
+    text = (Path(__file__).resolve().parents[3] / "scenarios" / "README.md").read_text("utf-8")
+    section = text.split(f"\n{title}\n", 1)[1].split("\n## ", 1)[0]
+    return section.split("```toml\n", 1)[1].split("```", 1)[0]
+
+
+async def test_the_readme_example_of_client_settings_is_what_a_user_is_answered(
+    client: Client,
+) -> None:
+    example = readme_example("## `[client_settings]`")
+    resp = await client.put(
+        "/service/scenario/",
+        data=DEFAULT_TOML + example,
+        headers={"content-type": "application/toml"},
+    )
+    assert resp.status == 200, await resp.text()
+    token = await login(client)
+    data = (await (await client.get(SETTINGS, headers=auth(token))).json())["data"]
+    default = json.loads(settings_text())["data"]
+    assert data["general"] == default["general"] | {
+        "last_pool_autoconnect_enabled": True,
+        "documentation_url": "https://docs.example.test/client/",
+    }
+    assert data["security"] == default["security"] | {
+        "domain_username_format_enabled": True,
+        "sc_permissions": ["USB", "PRINTER"],
+    }
+    assert data["net"] == default["net"] | {"network_timeout": 45}
+    glint = default["protocols"][0]
+    accelerated = glint["hardware_acceleration_options"] | {
+        "hardware_acceleration_enabled": True,
+        "h264_bitrate_mbs": 8,
+    }
+    assert data["protocols"] == [
+        glint | {"hardware_acceleration_options": accelerated},
+        glint | {"id": 2, "name": "RDP", "version": "10.0"},
+    ]
 
 
 async def test_anonymous_settings_is_403(client: Client) -> None:
