@@ -88,6 +88,101 @@ class VersionSection(_Strict):
     gateway: str = "2.0.0"
 
 
+class _Verbatim(_Strict):
+    # The client settings are answered as written: strict types, so "30" or true for an
+    # integer is refused rather than answered as something the file did not say.
+    model_config = ConfigDict(strict=True)
+
+
+class GeneralSettings(_Verbatim):
+    """The client's general settings, as the original answers them."""
+
+    admin_mode_enabled: bool = False
+    file_logging_enabled: bool = False
+    default_remote_protocol: int = 1
+    last_pool_autoconnect_enabled: bool = False
+    automatically_install_updates_enabled: bool = True
+    documentation_url: str = "https://spacevm.ru/client-docs/latest/"
+
+
+#: The security flags each user's own MFA kind sets (``otp``, ``adfs``, ``hardware_token``).
+PER_USER_SECURITY = {
+    "otp_enabled": "otp",
+    "adfs_enabled": "adfs",
+    "hardware_token_enabled": "hardware_token",
+}
+
+
+class ClientSecurity(_Verbatim):
+    """The security settings every user shares; the MFA flags come from each user."""
+
+    domain_username_format_enabled: bool = False
+    sc_permissions: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_per_user_flags(cls, data: Any) -> Any:
+        # Said plainly rather than as an unknown key: the flag exists, it is set elsewhere.
+        if isinstance(data, dict):
+            for key, flag in PER_USER_SECURITY.items():
+                if key in data:
+                    raise ValueError(
+                        f"{key} is each user's own: set `{flag} = true` on the user instead"
+                    )
+        return data
+
+
+class WsChannel(_Verbatim):
+    """A WebSocket channel the client subscribes to."""
+
+    channel: str = "api/v2/pools/ws/"
+    event: str = "pool_update"
+
+
+class NetSettings(_Verbatim):
+    """The client's network settings."""
+
+    network_timeout: int = 15
+    ws_channels: list[WsChannel] = Field(default_factory=lambda: [WsChannel()])
+
+
+class HardwareAcceleration(_Verbatim):
+    """A protocol's hardware acceleration options."""
+
+    hardware_acceleration_enabled: bool = False
+    video_compression_codec: str = "AVC420"
+    h264_bitrate_mbs: int = 3
+
+
+class ProtocolSettings(_Verbatim):
+    """One remote protocol the client may use; the defaults are the original's GLINT."""
+
+    id: int = 1
+    name: str = "GLINT"
+    version: str = "1.0.0"
+    image_format: str = "BGRX32"
+    fps: int = 30
+    keep_session_enabled: bool = False
+    full_screen_enabled: bool = True
+    multi_screen_enabled: bool = False
+    scale_image_enabled: bool = True
+    full_image_redraw_enabled: bool = False
+    hardware_acceleration_options: HardwareAcceleration = Field(
+        default_factory=HardwareAcceleration
+    )
+    audio_playback_mode: str = "CLIENT"
+
+
+class ClientSettingsSection(_Verbatim):
+    """``[client_settings]``: the body of ``GET /api/v2/users/settings/`` but for the three
+    MFA flags, which follow each user. The defaults are the original's constant body."""
+
+    general: GeneralSettings = Field(default_factory=GeneralSettings)
+    security: ClientSecurity = Field(default_factory=ClientSecurity)
+    net: NetSettings = Field(default_factory=NetSettings)
+    protocols: list[ProtocolSettings] = Field(default_factory=lambda: [ProtocolSettings()])
+
+
 def _weights(**weights: float) -> dict[TerminalStatus, float]:
     return {cast(TerminalStatus, name): weight for name, weight in weights.items()}
 
@@ -242,11 +337,12 @@ class TlsSection(_Strict):
 
 
 class Scenario(_Strict):
-    """A whole world: settings, the version body, timings, users, pools, machines, tasks, rules
-    and faults."""
+    """A whole world: settings, the version and client settings bodies, timings, users, pools,
+    machines, tasks, rules and faults."""
 
     settings: SettingsSection = SettingsSection()
     version: VersionSection = VersionSection()
+    client_settings: ClientSettingsSection = ClientSettingsSection()
     timing: dict[TaskKind, Timing] = Field(default_factory=_default_timing)
     users: list[UserSpec] = Field(default_factory=list)
     user_groups: list[UserGroupSpec] = Field(default_factory=list)

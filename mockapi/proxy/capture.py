@@ -4,6 +4,7 @@
 and builds scenario data that ``scenario check`` accepts:
 
 - ``[version]`` from the version body;
+- ``[client_settings]`` from the first settings body (its MFA flags are each user's);
 - ``[[users]]``: everyone who tried to log in and exists upstream, with their MFA kind read
   from the 428 answers (100 OTP, 101 ADFS, 102 hardware token) and the settings bodies, id and
   roles from the claims of the token the upstream issued;
@@ -35,7 +36,15 @@ from typing import Any
 
 import tomli_w
 
-from mockapi.domain.scenario import Scenario, VersionSection
+from mockapi.domain.scenario import (
+    PER_USER_SECURITY,
+    ClientSettingsSection,
+    Scenario,
+    ScenarioError,
+    VersionSection,
+    parse_scenario,
+)
+from mockapi.web.bodies import SettingsBody
 
 #: Where the ids of users who never got a token are made from (stable across runs).
 CAPTURE_NAMESPACE = uuid.UUID("5a1e4c3e-93a4-4c3b-9b8e-6d1f0c2a7e15")
@@ -46,11 +55,6 @@ VERSION = "/api/v2/version/"
 CONNECT = re.compile(r"^/api/v2/pools/(?P<pool>[^/]+)/connect/$")
 TASK = re.compile(r"^/api/v2/tasks/(?P<task>[^/]+)/(?:is-done/)?$")
 MFA_FLAGS = {100: "otp", 101: "adfs", 102: "hardware_token"}
-SETTINGS_FLAGS = {
-    "otp_enabled": "otp",
-    "adfs_enabled": "adfs",
-    "hardware_token_enabled": "hardware_token",
-}
 POOL_KEYS = ("name", "status", "is_favorite", "pool_type", "os_type", "connection_types")
 POOL_TYPES = ("AUTOMATED", "STATIC", "GUEST", "RDS")
 MACHINE_KEYS = ("verbose_name", "host", "port", "permissions", "status", "protocol_id")
@@ -154,6 +158,8 @@ class _Reader:
         self.unexpandable: list[tuple[str, str]] = []
         #: The first settings ``data`` seen (its security flags are per user).
         self.settings_body: dict[str, Any] | None = None
+        #: Users whose settings differ from the first beyond the MFA flags.
+        self.settings_differ: list[str] = []
 
     def user(self, name: str) -> _User:
         if name not in self.users:
@@ -213,9 +219,16 @@ class _Reader:
         security = data.get("security") if isinstance(data, dict) else None
         if self.settings_body is None and isinstance(data, dict):
             self.settings_body = data
+        elif (
+            isinstance(data, dict)
+            and self.settings_body is not None
+            and _shared(data) != _shared(self.settings_body)
+            and name not in self.settings_differ
+        ):
+            self.settings_differ.append(name)
         if isinstance(security, dict):
             user = self.user(name)
-            user.flags |= {flag for key, flag in SETTINGS_FLAGS.items() if security.get(key)}
+            user.flags |= {flag for key, flag in PER_USER_SECURITY.items() if security.get(key)}
 
     def pools_page(self, name: str, data: Any) -> None:
         user = self.user(name)
@@ -323,26 +336,51 @@ def _rules(reader: _Reader, pool_names: dict[str, str]) -> list[dict[str, Any]]:
     return list(rules.values())
 
 
-def settings_notes(seen: dict[str, Any] | None) -> list[str]:
-    """Where the upstream's settings body differs from mockapi's, which no scenario key sets
-    (only its three MFA flags follow the user): said in the notes, for a person to judge."""
-    if seen is None:
-        return []
-    from mockapi.proxy.drift import compare
-    from mockapi.web.bodies import SecuritySettings, SettingsBody, UserSettings
+def _shared(data: dict[str, Any]) -> dict[str, Any]:
+    """A settings ``data`` without its per-user MFA flags: what every user shares."""
+    shared = dict(data)
+    if isinstance(shared.get("security"), dict):
+        security = shared["security"]
+        shared["security"] = {k: v for k, v in security.items() if k not in PER_USER_SECURITY}
+    return shared
 
-    flags = {"otp_enabled": False, "adfs_enabled": False, "hardware_token_enabled": False}
-    security = SecuritySettings(otp_enabled=False, adfs_enabled=False, hardware_token_enabled=False)
-    ours = SettingsBody(data=UserSettings(security=security))
-    mock = ours.model_dump(mode="json")["data"]
-    upstream = dict(seen)
-    if isinstance(upstream.get("security"), dict):
-        upstream["security"] = {**upstream["security"], **flags}
-    return [
-        f"the settings body differs from mockapi's (no scenario key sets it) at "
-        f"{where or 'the top'}: {kind}: upstream {json.dumps(up)}, mockapi {json.dumps(m)}"
-        for where, kind, up, m in compare(upstream, mock)
+
+def client_settings_of(seen: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """``[client_settings]`` from a settings ``data`` the upstream answered, and notes.
+
+    Each part (general, security, net, protocols) the scenario cannot hold as it is (an
+    unknown key, another type) keeps mockapi's default, said in a note; so does whatever the
+    served body would still show differently, compared as drift compares answers.
+    """
+    from mockapi.proxy.drift import compare
+
+    shared = _shared(seen)
+    section: dict[str, Any] = {}
+    notes: list[str] = []
+    for part, value in shared.items():
+        if part not in ClientSettingsSection.model_fields:
+            continue  # the comparison below names it
+        try:
+            parse_scenario({"client_settings": {part: value}})
+        except ScenarioError as exc:
+            notes.append(
+                f"the settings body's {part} cannot be a scenario's ({'; '.join(exc.problems)}):"
+                f" [client_settings] keeps mockapi's {part}"
+            )
+            continue
+        section[part] = value
+    security = seen.get("security")
+    flags = {
+        key: isinstance(security, dict) and security.get(key) is True for key in PER_USER_SECURITY
+    }
+    served = SettingsBody.of(ClientSettingsSection.model_validate(section), **flags)
+    ours = served.model_dump(mode="json")["data"]
+    notes += [
+        f"the settings body differs from what the scenario answers at {where or 'the top'}: "
+        f"{kind}: upstream {json.dumps(up)}, mockapi {json.dumps(mock)}"
+        for where, kind, up, mock in compare(seen, ours)
     ]
+    return section, notes
 
 
 def _seconds(start: datetime | None, end: datetime | None) -> float | None:
@@ -369,7 +407,18 @@ def capture(journal: Any) -> Capture:
     else:
         notes.append("no version body seen: [version] keeps mockapi's defaults")
 
-    notes += settings_notes(reader.settings_body)
+    if reader.settings_body is not None:
+        client_settings, settings_notes = client_settings_of(reader.settings_body)
+        if client_settings:
+            data["client_settings"] = client_settings
+        notes += settings_notes
+    else:
+        notes.append("no settings body seen: [client_settings] keeps mockapi's defaults")
+    if reader.settings_differ:
+        notes.append(
+            "the settings of " + ", ".join(reader.settings_differ) + " differ from the first "
+            "user's beyond the MFA flags; mockapi answers every user the first user's"
+        )
 
     pool_names: dict[str, str] = {}
     pools = []
@@ -444,6 +493,4 @@ def capture(journal: Any) -> Capture:
 
 def scenario_of(result: Capture) -> Scenario:
     """The captured data as a validated scenario (raises ScenarioError on a problem)."""
-    from mockapi.domain.scenario import parse_scenario
-
     return parse_scenario(result.data, "captured scenario")

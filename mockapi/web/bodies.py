@@ -24,7 +24,13 @@ from mockapi.domain.certificates import CertificateName
 from mockapi.domain.clock import iso_z
 from mockapi.domain.errors import ErrorCode
 from mockapi.domain.lazymodel import DeferredModel, DeferredRootModel
-from mockapi.domain.scenario import VersionSection
+from mockapi.domain.scenario import (
+    ClientSettingsSection,
+    GeneralSettings,
+    NetSettings,
+    ProtocolSettings,
+    VersionSection,
+)
 from mockapi.domain.world import Desktop, Pool
 from mockapi.statemachines.task import Task, TaskKind, TaskStatus
 
@@ -143,16 +149,9 @@ class TokenBody(DeferredModel):
     data: TokenData
 
 
-class GeneralSettings(DeferredModel):
-    admin_mode_enabled: bool = False
-    file_logging_enabled: bool = False
-    default_remote_protocol: int = 1
-    last_pool_autoconnect_enabled: bool = False
-    automatically_install_updates_enabled: bool = True
-    documentation_url: str = "https://spacevm.ru/client-docs/latest/"
-
-
 class SecuritySettings(DeferredModel):
+    """The user's three MFA flags, then the scenario's shared security settings."""
+
     otp_enabled: bool
     adfs_enabled: bool
     hardware_token_enabled: bool
@@ -160,41 +159,11 @@ class SecuritySettings(DeferredModel):
     sc_permissions: list[str] = Field(default_factory=list)
 
 
-class WsChannel(DeferredModel):
-    channel: str = "api/v2/pools/ws/"
-    event: str = "pool_update"
-
-
-class NetSettings(DeferredModel):
-    network_timeout: int = 15
-    ws_channels: list[WsChannel] = Field(default_factory=lambda: [WsChannel()])
-
-
-class HardwareAcceleration(DeferredModel):
-    hardware_acceleration_enabled: bool = False
-    video_compression_codec: str = "AVC420"
-    h264_bitrate_mbs: int = 3
-
-
-class ProtocolSettings(DeferredModel):
-    id: int = 1
-    name: str = "GLINT"
-    version: str = "1.0.0"
-    image_format: str = "BGRX32"
-    fps: int = 30
-    keep_session_enabled: bool = False
-    full_screen_enabled: bool = True
-    multi_screen_enabled: bool = False
-    scale_image_enabled: bool = True
-    full_image_redraw_enabled: bool = False
-    hardware_acceleration_options: HardwareAcceleration = Field(
-        default_factory=HardwareAcceleration
-    )
-    audio_playback_mode: str = "CLIENT"
-
-
 class UserSettings(DeferredModel):
-    """The original's constant settings; only ``security``'s MFA flags come from the user."""
+    """The scenario's ``[client_settings]``; only ``security``'s MFA flags come from the user."""
+
+    # general, net and protocols are the scenario's own models (as VersionBody's data is
+    # [version]'s), so what a scenario may write and what the answer sends are one definition.
 
     general: GeneralSettings = Field(default_factory=GeneralSettings)
     security: SecuritySettings
@@ -206,6 +175,32 @@ class SettingsBody(DeferredModel):
     """``GET /users/settings/``."""
 
     data: UserSettings
+
+    @classmethod
+    def of(
+        cls,
+        client: ClientSettingsSection,
+        *,
+        otp_enabled: bool,
+        adfs_enabled: bool,
+        hardware_token_enabled: bool,
+    ) -> SettingsBody:
+        """The settings a user with these MFA flags gets in a world with ``client``."""
+        security = SecuritySettings(
+            otp_enabled=otp_enabled,
+            adfs_enabled=adfs_enabled,
+            hardware_token_enabled=hardware_token_enabled,
+            domain_username_format_enabled=client.security.domain_username_format_enabled,
+            sc_permissions=list(client.security.sc_permissions),
+        )
+        return cls(
+            data=UserSettings(
+                general=client.general,
+                security=security,
+                net=client.net,
+                protocols=list(client.protocols),
+            )
+        )
 
 
 # -- pools, machines, tasks --------------------------------------------------------------------

@@ -141,6 +141,7 @@ def test_schema_is_json_schema_of_the_scenario_sections(
     assert {
         "settings",
         "version",
+        "client_settings",
         "timing",
         "users",
         "user_groups",
@@ -150,6 +151,10 @@ def test_schema_is_json_schema_of_the_scenario_sections(
         "rules",
     } <= set(schema["properties"])
     assert "UserSpec" in schema["$defs"]
+    # A key of [client_settings] is documented down to the protocols' options.
+    protocol = schema["$defs"]["ProtocolSettings"]
+    assert protocol["properties"]["fps"] == {"default": 30, "title": "Fps", "type": "integer"}
+    assert protocol["additionalProperties"] is False
     assert lines[1].startswith('  "')  # indent 2, readable in a diff
 
 

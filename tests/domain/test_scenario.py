@@ -10,6 +10,7 @@ import pytest
 
 from mockapi.domain.scenario import (
     EMPTY,
+    ClientSettingsSection,
     Scenario,
     ScenarioError,
     default_scenario_path,
@@ -376,4 +377,108 @@ def test_a_user_group_has_no_cap_of_its_own_the_worlds_max_users_counts_them_all
         parse_scenario({"user_groups": [{"prefix": "load", "count": 0}]})
     assert caught.value.problems == [
         "user_groups[0].count: Input should be greater than or equal to 1"
+    ]
+
+
+# --- [client_settings] ---------------------------------------------------------------------------
+
+
+def test_client_settings_default_to_the_originals_constant_body() -> None:
+    settings = load_scenario(default_scenario_path()).client_settings
+    assert settings == ClientSettingsSection()
+    assert settings.model_dump(mode="json") == {
+        "general": {
+            "admin_mode_enabled": False,
+            "file_logging_enabled": False,
+            "default_remote_protocol": 1,
+            "last_pool_autoconnect_enabled": False,
+            "automatically_install_updates_enabled": True,
+            "documentation_url": "https://spacevm.ru/client-docs/latest/",
+        },
+        "security": {"domain_username_format_enabled": False, "sc_permissions": []},
+        "net": {
+            "network_timeout": 15,
+            "ws_channels": [{"channel": "api/v2/pools/ws/", "event": "pool_update"}],
+        },
+        "protocols": [
+            {
+                "id": 1,
+                "name": "GLINT",
+                "version": "1.0.0",
+                "image_format": "BGRX32",
+                "fps": 30,
+                "keep_session_enabled": False,
+                "full_screen_enabled": True,
+                "multi_screen_enabled": False,
+                "scale_image_enabled": True,
+                "full_image_redraw_enabled": False,
+                "hardware_acceleration_options": {
+                    "hardware_acceleration_enabled": False,
+                    "video_compression_codec": "AVC420",
+                    "h264_bitrate_mbs": 3,
+                },
+                "audio_playback_mode": "CLIENT",
+            }
+        ],
+    }
+
+
+def test_client_settings_set_only_the_keys_written_and_a_list_whole() -> None:
+    text = """\
+[client_settings.general]
+documentation_url = "https://docs.example.test/"
+
+[client_settings.security]
+sc_permissions = ["USB", "PRINTER"]
+
+[client_settings.net]
+network_timeout = 30
+
+[[client_settings.protocols]]
+id = 2
+name = "RDP"
+"""
+    settings = parse_text(text, "toml").client_settings
+    default = ClientSettingsSection()
+    assert settings.general.documentation_url == "https://docs.example.test/"
+    assert settings.general.default_remote_protocol == 1
+    assert settings.security.sc_permissions == ["USB", "PRINTER"]
+    assert not settings.security.domain_username_format_enabled
+    assert settings.net.network_timeout == 30
+    assert settings.net.ws_channels == default.net.ws_channels
+    # A list is the scenario's: the one protocol written replaces GLINT, its other keys default.
+    [protocol] = settings.protocols
+    assert (protocol.id, protocol.name, protocol.fps) == (2, "RDP", 30)
+
+
+def test_bad_client_settings_are_reported_with_their_paths_all_in_one_run() -> None:
+    text = """\
+[client_settings]
+colour = "red"
+
+[client_settings.general]
+default_remote_protocol = "2"
+admin_mode_enabled = 1
+
+[client_settings.security]
+adfs_enabled = true
+
+[client_settings.net]
+network_timeout = 15.0
+ws_channels = [{ channel = "x", topic = "y" }]
+
+[[client_settings.protocols]]
+fps = 29.97
+"""
+    # Strict types: the body answers what the file says, never a conversion of it. Problems
+    # come in the section's key order.
+    assert problems(text) == [
+        "client_settings.general.admin_mode_enabled: Input should be a valid boolean",
+        "client_settings.general.default_remote_protocol: Input should be a valid integer",
+        "client_settings.security: Value error, adfs_enabled is each user's own: "
+        "set `adfs = true` on the user instead",
+        "client_settings.net.network_timeout: Input should be a valid integer",
+        "client_settings.net.ws_channels[0].topic: unknown key",
+        "client_settings.protocols[0].fps: Input should be a valid integer",
+        "client_settings.colour: unknown key",
     ]

@@ -102,7 +102,8 @@ def test_each_planted_difference_is_found(tmp_path: Path) -> None:
             'name = "pool-astra-1"\npool_type = "STATIC"\nos_type = "Linux"',
             'name = "pool-astra-1"\npool_type = "STATIC"\nos_type = "Astra Linux"',
         )
-        return text.replace('roles = ["admin", "user"]', 'roles = ["admin", "user", "auditor"]')
+        text = text.replace('roles = ["admin", "user"]', 'roles = ["admin", "user", "auditor"]')
+        return text + "\n[client_settings.net]\nnetwork_timeout = 30\n"
 
     world = upstream_world(tmp_path, edit, PLANTED_FAULTS)
     with running(tmp_path, "--scenario", str(world)) as upstream:
@@ -115,6 +116,7 @@ def test_each_planted_difference_is_found(tmp_path: Path) -> None:
         ("version", "data.version", "value"),
         ("pools", "data[2].os_type", "value"),
         ("jwt", "claims.roles", "length"),
+        ("settings", "data.net.network_timeout", "value"),
         ("unknown-route-404", "", "status"),
         ("task-bad-id", "detail[0]", "key order"),
         ("task-unknown", "detail[0].err_code", "type"),

@@ -95,6 +95,25 @@ user = "alice"
 pool = "kiosk"
 kind = "POOL_EXPAND"
 expandable = false
+
+[client_settings.general]
+default_remote_protocol = 2
+documentation_url = "https://dispatcher.example.test/docs/"
+
+[client_settings.security]
+domain_username_format_enabled = true
+sc_permissions = ["USB", "SMARTCARD"]
+
+[client_settings.net]
+network_timeout = 40
+
+[[client_settings.protocols]]
+id = 2
+name = "RDP"
+fps = 60
+hardware_acceleration_options = {{ hardware_acceleration_enabled = true }}
+
+[[client_settings.protocols]]
 """
 
 
@@ -161,6 +180,20 @@ class Recorder:
         except ValueError:
             value = text
         self.answers.append((label, 101, self.norm(value)))
+
+
+async def settings_bytes(base: str, clock: str, name: str) -> bytes:
+    """The settings answer of ``name`` exactly as sent (an OTP user logs in with today's code)."""
+    async with aiohttp.ClientSession() as http:
+        body = {"username": name, "password": "x", "ldap": False}
+        if name == "otto":
+            body["otp_code"] = await otp_of(http, clock)
+        async with http.post(f"{base}/api/v2/users/login/", json=body) as resp:
+            token = (await resp.json())["data"]["access_token"]
+        headers = {"Authorization": f"JWT {token}"}
+        async with http.get(f"{base}/api/v2/users/settings/", headers=headers) as resp:
+            assert resp.status == 200
+            return await resp.read()
 
 
 async def client_flow(base: str, clock: str) -> Recorder:
@@ -407,12 +440,22 @@ async def test_a_captured_scenario_replays_the_same_answers(
     assert done.stdout.startswith(f"{world}: 4 users, 2 pools, 1 machines, ")
     checked = mockapi_tool("scenario", "check", str(world))
     assert checked.returncode == 0, checked.stdout
+    captured = world.read_text(encoding="utf-8")
+    assert "[client_settings.net]" in captured
+    assert "settings body" not in captured  # nothing of it left off, so no note about it
 
     folder = tmp_path / "replay"
     folder.mkdir()
     with running(folder, "--scenario", str(world), "--clock", "manual") as replay:
         again = await client_flow(replay.url, replay.url)
+        # The upstream's settings are not mockapi's default; the replay answers them byte for
+        # byte, each user with their own MFA flags.
+        for name in ("alice", "otto"):
+            upstream_settings = await settings_bytes(upstream.url, upstream.url, name)
+            assert await settings_bytes(replay.url, replay.url, name) == upstream_settings
     assert again.answers == through.answers
+    assert b'"network_timeout":40' in upstream_settings
+    assert b'"otp_enabled":true' in upstream_settings
 
 
 async def test_frames_keep_their_order_both_ways_and_a_close_passes_through(

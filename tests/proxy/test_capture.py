@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 
-from mockapi.domain.scenario import parse_text
+from mockapi.domain.scenario import ClientSettingsSection, parse_text
+from mockapi.jsonfmt import dumps
 from mockapi.proxy.capture import CaptureError, capture, scenario_of
+from mockapi.web.bodies import SettingsBody
 
 POOL = "bc4f9e45-6b5a-41e6-bb85-ae91f4b8c413"
 TASK = "821b7a78-1b6e-4a88-9488-07eeba0099cf"
@@ -118,15 +120,103 @@ def test_the_command_refuses_what_is_not_a_journal_in_one_line(tmp_path: Path) -
     assert not (tmp_path / "out.toml").exists()
 
 
-def test_a_settings_body_mockapi_cannot_play_is_named_in_the_notes() -> None:
-    from mockapi.proxy.capture import settings_notes
-    from mockapi.web.bodies import SecuritySettings, SettingsBody, UserSettings
+ANN = {"sub": "7e1459c2-3e19-4c3d-98f5-8344d44ae6f4", "username": "ann", "roles": ["user"]}
 
-    security = SecuritySettings(otp_enabled=True, adfs_enabled=False, hardware_token_enabled=False)
-    ours = SettingsBody(data=UserSettings(security=security)).model_dump(mode="json")["data"]
-    # The user's own MFA flags are no difference: a scenario sets them.
-    assert settings_notes(ours) == []
-    theirs = json.loads(json.dumps(ours))
-    theirs["net"]["network_timeout"] = 30
-    [note] = settings_notes(theirs)
-    assert "at net.network_timeout: value: upstream 30, mockapi 15" in note
+
+def upstream_settings(otp: bool = True) -> dict[str, Any]:
+    """A settings ``data`` unlike mockapi's default in every part, keys in the original's order."""
+    return {
+        "general": {"admin_mode_enabled": True, "file_logging_enabled": True,
+                    "default_remote_protocol": 2, "last_pool_autoconnect_enabled": True,
+                    "automatically_install_updates_enabled": False,
+                    "documentation_url": "https://docs.example.test/"},
+        "security": {"otp_enabled": otp, "adfs_enabled": False, "hardware_token_enabled": False,
+                     "domain_username_format_enabled": True, "sc_permissions": ["USB"]},
+        "net": {"network_timeout": 45, "ws_channels": []},
+        "protocols": [
+            {"id": 2, "name": "RDP", "version": "10.0", "image_format": "RGB24", "fps": 60,
+             "keep_session_enabled": True, "full_screen_enabled": False,
+             "multi_screen_enabled": True, "scale_image_enabled": False,
+             "full_image_redraw_enabled": True,
+             "hardware_acceleration_options": {"hardware_acceleration_enabled": True,
+                                               "video_compression_codec": "HEVC",
+                                               "h264_bitrate_mbs": 8},
+             "audio_playback_mode": "SERVER"},
+        ],
+    }  # fmt: skip
+
+
+def settings_journal(*bodies: tuple[str, dict[str, Any]]) -> dict[str, Any]:
+    """A journal where ann logs in, then each (user, data) is a settings answer."""
+    entries = [
+        http(1, "POST", "/api/v2/users/login/", 200, request=login("ann"), claims=ANN,
+             response={"data": {"access_token": "jwt:1", "token_type": "JWT"}}),
+    ]  # fmt: skip
+    for seq, (user, data) in enumerate(bodies, start=2):
+        entries.append(http(seq, "GET", "/api/v2/users/settings/", 200, user=user,
+                            response={"data": data}))  # fmt: skip
+    return {"entries": entries, "dropped": 0}
+
+
+def test_the_settings_body_becomes_client_settings_and_is_answered_byte_for_byte() -> None:
+    seen = upstream_settings()
+    result = capture(settings_journal(("ann", seen)))
+    section = result.data["client_settings"]
+    # The MFA flags are ann's own (otp, read from the same body), not the section's.
+    assert "otp_enabled" not in section["security"]
+    assert result.data["users"][0]["otp"] is True
+    assert not [note for note in result.notes if "settings" in note]
+    scenario = parse_text(result.toml(), "toml")
+    assert scenario == scenario_of(result)
+    served = SettingsBody.of(
+        scenario.client_settings, otp_enabled=True, adfs_enabled=False, hardware_token_enabled=False
+    )
+    assert dumps(served.model_dump(mode="json")) == dumps({"data": seen})
+
+
+def test_the_originals_settings_capture_as_mockapis_defaults() -> None:
+    ours = SettingsBody.of(
+        ClientSettingsSection(), otp_enabled=False, adfs_enabled=False, hardware_token_enabled=False
+    ).model_dump(mode="json")["data"]
+    result = capture(settings_journal(("ann", ours)))
+    assert scenario_of(result).client_settings == ClientSettingsSection()
+    assert not [note for note in result.notes if "settings" in note]
+
+
+def test_a_settings_part_no_scenario_can_hold_keeps_mockapis_and_is_named_in_the_notes() -> None:
+    seen = upstream_settings()
+    seen["general"]["theme"] = "dark"  # a key mockapi does not know
+    seen["net"]["network_timeout"] = 45.5  # another type
+    seen["extra"] = {"beta": True}  # a whole part mockapi does not know
+    result = capture(settings_journal(("ann", seen)))
+    assert set(result.data["client_settings"]) == {"security", "protocols"}
+    notes = [note for note in result.notes if "settings" in note]
+    assert notes[:2] == [
+        "the settings body's general cannot be a scenario's "
+        "(client_settings.general.theme: unknown key): [client_settings] keeps mockapi's general",
+        "the settings body's net cannot be a scenario's (client_settings.net.network_timeout: "
+        "Input should be a valid integer): [client_settings] keeps mockapi's net",
+    ]
+    # What the served body still shows differently is listed, as drift lists it.
+    differs = "the settings body differs from what the scenario answers at "
+    assert f'{differs}the top: keys: upstream ["extra"], mockapi []' in notes
+    assert f'{differs}general: keys: upstream ["theme"], mockapi []' in notes
+    assert f'{differs}net.network_timeout: type: upstream "number", mockapi "integer"' in notes
+    scenario_of(result)  # valid
+
+
+def test_settings_unseen_or_unlike_the_first_users_are_said_in_the_notes() -> None:
+    assert (
+        "no settings body seen: [client_settings] keeps mockapi's defaults"
+        in capture(settings_journal()).notes
+    )
+    other = upstream_settings(otp=False)
+    other["net"]["network_timeout"] = 99
+    result = capture(settings_journal(("ann", upstream_settings()), ("bob", other),
+                                      ("ann", upstream_settings(otp=False))))  # fmt: skip
+    # bob's timeout differs; ann's second body differs only in an MFA flag, which is per user.
+    assert result.notes[-1] == (
+        "the settings of bob differ from the first user's beyond the MFA flags; "
+        "mockapi answers every user the first user's"
+    )
+    assert result.data["client_settings"]["net"]["network_timeout"] == 45

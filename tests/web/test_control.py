@@ -22,7 +22,7 @@ from pytest_aiohttp import AiohttpClient
 from mockapi.app import create_app
 from mockapi.domain.clock import iso_z
 from mockapi.domain.limits import LIMITS
-from mockapi.domain.scenario import default_scenario_path, parse_scenario
+from mockapi.domain.scenario import ClientSettingsSection, default_scenario_path, parse_scenario
 from mockapi.keys import CLOCK, HUB, RUNTIME, TOKENS
 from mockapi.settings import Settings
 from mockapi.statemachines.task import Task
@@ -529,6 +529,8 @@ TINY_JSON: dict[str, Any] = {
     "version": {"version": "7.0.1", "build": "996", "year": "2025-2026",
                 "url": "https://spacevm.ru", "copyright": "spacevm.ru", "client": "4.0.0",
                 "gateway": "2.0.0"},
+    # Every key's default is pinned in tests/domain/test_scenario.py.
+    "client_settings": ClientSettingsSection().model_dump(mode="json"),
     "timing": {
         "POOL_EXPAND": {"pending_s": 3.0, "running_s": [5.0, 60.0],
                         "outcomes": {"COMPLETED": 1.0, "CANCELLED": 1.0}},
@@ -607,8 +609,11 @@ async def get_scenario(client: Client) -> dict[str, Any]:
 
 async def test_get_scenario_shows_the_active_scenario_with_every_default(client: Client) -> None:
     body = await get_scenario(client)
-    assert list(body) == ["settings", "version", "timing", "users", "user_groups", "pools",
-                          "machines", "tasks", "rules", "faults", "tls"]  # fmt: skip
+    assert list(body) == ["settings", "version", "client_settings", "timing", "users",
+                          "user_groups", "pools", "machines", "tasks", "rules", "faults",
+                          "tls"]  # fmt: skip
+    # The default world's settings body, but for the per-user MFA flags.
+    assert body["client_settings"] == ClientSettingsSection().model_dump(mode="json")
     assert body["settings"] == {"seed": 20250911, "check_passwords": False,
                                 "token_ttl_s": 86400.0, "start": START, "time_scale": 1.0,
                                 "clock": "real"} | dict.fromkeys(LIMIT_KEYS)  # fmt: skip

@@ -21,7 +21,7 @@ from mockapi.domain.errors import (
     ApiError,
     ErrorSpec,
 )
-from mockapi.domain.scenario import UserFields, user_fields
+from mockapi.domain.scenario import ClientSettingsSection, UserFields, user_fields
 from mockapi.domain.world import User
 from mockapi.keys import CLOCK, LOGIN_MACHINE, RUNTIME, TOKENS
 from mockapi.statemachines.login import (
@@ -33,7 +33,7 @@ from mockapi.statemachines.login import (
     run_login,
 )
 from mockapi.web.auth import USER_KEY, authenticate
-from mockapi.web.bodies import SecuritySettings, SettingsBody, UserSettings
+from mockapi.web.bodies import SettingsBody
 from mockapi.web.responses import fast_json_response, model_response
 from mockapi.web.validation import parse_body
 
@@ -170,20 +170,19 @@ async def logout(request: web.Request) -> web.Response:
     return web.Response(status=205)
 
 
-def settings_body(user: User) -> SettingsBody:
-    """The original's constant settings; only the three MFA flags come from the user."""
-    return SettingsBody(
-        data=UserSettings(
-            security=SecuritySettings(
-                otp_enabled=user.otp,
-                adfs_enabled=user.adfs,
-                hardware_token_enabled=user.hardware_token,
-            )
-        )
+def settings_body(user: User, client: ClientSettingsSection) -> SettingsBody:
+    """The scenario's ``[client_settings]`` (by default the original's constant body), with the
+    three MFA flags of ``user``."""
+    return SettingsBody.of(
+        client,
+        otp_enabled=user.otp,
+        adfs_enabled=user.adfs,
+        hardware_token_enabled=user.hardware_token,
     )
 
 
 async def user_settings(request: web.Request) -> web.Response:
     """The client settings of the caller."""
     identity = authenticate(request)
-    return model_response(settings_body(identity.user))
+    client = request.app[RUNTIME].scenario.client_settings
+    return model_response(settings_body(identity.user, client))

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import io
+import json
+import tomllib
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -12,9 +15,11 @@ import pytest
 from aiohttp import ClientResponse
 from pytest_aiohttp import AiohttpClient
 
-from mockapi.app import MAX_BODY
+from mockapi.app import MAX_BODY, create_app
+from mockapi.domain.scenario import default_scenario_path, parse_scenario
 from mockapi.jsonfmt import dumps
 from mockapi.keys import CLOCK, RUNTIME, TOKENS
+from mockapi.settings import Settings
 from mockapi.web.bodies import TokenBody
 from tests.answers import (
     ADFS_REQUIRED,
@@ -40,6 +45,7 @@ from tests.answers import (
 from tests.conftest import SECRET
 from tests.helpers import Client, auth, login, today_otp
 
+DEFAULT_TOML = default_scenario_path().read_text(encoding="utf-8")
 OK = Answer(200, None)  # a token; checked by expect_token
 
 
@@ -600,6 +606,139 @@ async def test_settings_after_a_real_login(client: Client) -> None:
     resp = await client.get(SETTINGS, headers=auth(token))
     assert resp.status == 200
     assert await resp.text() == settings_text(otp=True)
+
+
+#: A world whose upstream answers other settings: every part of the body but the MFA flags.
+CLIENT_SETTINGS_TOML = """
+[client_settings.general]
+admin_mode_enabled = true
+default_remote_protocol = 2
+documentation_url = "https://docs.example.test/client/"
+
+[client_settings.security]
+domain_username_format_enabled = true
+sc_permissions = ["USB", "PRINTER"]
+
+[client_settings.net]
+network_timeout = 45
+ws_channels = [
+  { channel = "api/v2/pools/ws/", event = "pool_update" },
+  { channel = "api/v2/tasks/ws/", event = "task_update" },
+]
+
+[[client_settings.protocols]]
+id = 2
+name = "RDP"
+version = "10.0"
+fps = 60
+hardware_acceleration_options = { hardware_acceleration_enabled = true, h264_bitrate_mbs = 8 }
+
+[[client_settings.protocols]]
+id = 1
+audio_playback_mode = "SERVER"
+"""
+
+
+def custom_settings_text(otp: bool) -> str:
+    flag = "true" if otp else "false"
+    return (
+        '{"data":{"general":{"admin_mode_enabled":true,"file_logging_enabled":false,'
+        '"default_remote_protocol":2,"last_pool_autoconnect_enabled":false,'
+        '"automatically_install_updates_enabled":true,'
+        '"documentation_url":"https://docs.example.test/client/"},'
+        f'"security":{{"otp_enabled":{flag},"adfs_enabled":false,"hardware_token_enabled":false,'
+        '"domain_username_format_enabled":true,"sc_permissions":["USB","PRINTER"]},'
+        '"net":{"network_timeout":45,"ws_channels":['
+        '{"channel":"api/v2/pools/ws/","event":"pool_update"},'
+        '{"channel":"api/v2/tasks/ws/","event":"task_update"}]},'
+        '"protocols":[{"id":2,"name":"RDP","version":"10.0","image_format":"BGRX32","fps":60,'
+        '"keep_session_enabled":false,"full_screen_enabled":true,"multi_screen_enabled":false,'
+        '"scale_image_enabled":true,"full_image_redraw_enabled":false,'
+        '"hardware_acceleration_options":{"hardware_acceleration_enabled":true,'
+        '"video_compression_codec":"AVC420","h264_bitrate_mbs":8},"audio_playback_mode":"CLIENT"},'
+        '{"id":1,"name":"GLINT","version":"1.0.0","image_format":"BGRX32","fps":30,'
+        '"keep_session_enabled":false,"full_screen_enabled":true,"multi_screen_enabled":false,'
+        '"scale_image_enabled":true,"full_image_redraw_enabled":false,'
+        '"hardware_acceleration_options":{"hardware_acceleration_enabled":false,'
+        '"video_compression_codec":"AVC420","h264_bitrate_mbs":3},"audio_playback_mode":"SERVER"}'
+        "]}}"
+    )
+
+
+async def test_a_scenarios_client_settings_are_the_body_and_the_mfa_flags_stay_each_users(
+    aiohttp_client: AiohttpClient,
+) -> None:
+    data = tomllib.loads(default_scenario_path().read_text(encoding="utf-8"))
+    data |= tomllib.loads(CLIENT_SETTINGS_TOML)
+    app = create_app(Settings(jwt_secret=SECRET, clock="manual"), scenario=parse_scenario(data))
+    client = await aiohttp_client(app)
+    astravdi = await login(client)
+    resp = await client.get(SETTINGS, headers=auth(astravdi))
+    assert (resp.status, await resp.text()) == (200, custom_settings_text(otp=False))
+    user_4 = await login(client, "user-4", otp=today_otp(client))
+    resp = await client.get(SETTINGS, headers=auth(user_4))
+    assert (resp.status, await resp.text()) == (200, custom_settings_text(otp=True))
+
+
+async def test_a_new_scenario_brings_its_client_settings_and_the_default_world_the_originals(
+    client: Client,
+) -> None:
+    resp = await client.put(
+        "/service/scenario/",
+        data=DEFAULT_TOML + CLIENT_SETTINGS_TOML,
+        headers={"content-type": "application/toml"},
+    )
+    assert resp.status == 200, await resp.text()
+    token = await login(client)
+    assert await (await client.get(SETTINGS, headers=auth(token))).text() == (
+        custom_settings_text(otp=False)
+    )
+    resp = await client.put(
+        "/service/scenario/", data=DEFAULT_TOML, headers={"content-type": "application/toml"}
+    )
+    assert resp.status == 200, await resp.text()
+    token = await login(client)
+    assert await (await client.get(SETTINGS, headers=auth(token))).text() == settings_text()
+
+
+def readme_example(title: str) -> str:
+    """The first TOML block of a scenarios/README.md section."""
+    text = (Path(__file__).resolve().parents[3] / "scenarios" / "README.md").read_text("utf-8")
+    section = text.split(f"\n{title}\n", 1)[1].split("\n## ", 1)[0]
+    return section.split("```toml\n", 1)[1].split("```", 1)[0]
+
+
+async def test_the_readme_example_of_client_settings_is_what_a_user_is_answered(
+    client: Client,
+) -> None:
+    example = readme_example("## `[client_settings]`")
+    resp = await client.put(
+        "/service/scenario/",
+        data=DEFAULT_TOML + example,
+        headers={"content-type": "application/toml"},
+    )
+    assert resp.status == 200, await resp.text()
+    token = await login(client)
+    data = (await (await client.get(SETTINGS, headers=auth(token))).json())["data"]
+    default = json.loads(settings_text())["data"]
+    assert data["general"] == default["general"] | {
+        "last_pool_autoconnect_enabled": True,
+        "documentation_url": "https://docs.example.test/client/",
+    }
+    assert data["security"] == default["security"] | {
+        "domain_username_format_enabled": True,
+        "sc_permissions": ["USB", "PRINTER"],
+    }
+    assert data["net"] == default["net"] | {"network_timeout": 45}
+    glint = default["protocols"][0]
+    accelerated = glint["hardware_acceleration_options"] | {
+        "hardware_acceleration_enabled": True,
+        "h264_bitrate_mbs": 8,
+    }
+    assert data["protocols"] == [
+        glint | {"hardware_acceleration_options": accelerated},
+        glint | {"id": 2, "name": "RDP", "version": "10.0"},
+    ]
 
 
 async def test_anonymous_settings_is_403(client: Client) -> None:
