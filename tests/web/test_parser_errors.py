@@ -14,7 +14,10 @@ BAD_REQUESTS = {
     "NUL in a header": b"GET /api/v2/health/ HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n\r\n",
     "bad method": b"G\x01T / HTTP/1.1\r\nHost: x\r\n\r\n",
     "header without a colon": b"GET / HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n",
-    "over-long request line": b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+    # Just over aiohttp's 8190-byte line limit: the server reads the whole request before it
+    # refuses it. With bytes left unread, its close would be a reset, which can discard the
+    # 400 before the client reads it.
+    "over-long request line": b"GET /" + b"a" * 9_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
 }
 
 
