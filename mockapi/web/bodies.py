@@ -398,13 +398,17 @@ class IssuedToken(DeferredModel):
 
 
 class JournalEntry(DeferredModel):
-    """One journal entry: an answer (``kind: http``), a frame sent (``ws``) or a fault."""
+    """One journal entry: a request and its answer (``kind: http``, with the request's
+    ``query``, ``headers`` and ``body``), a frame sent (``ws``), a socket opened or closed
+    (``ws_open``; ``ws_close`` with ``code`` and ``by``: ``server`` or ``client``), a message
+    a client sent (``ws_message``), or a fault. Passwords, OTP and hardware-token codes read
+    ``[redacted]``; a JWT reads ``jwt:`` and 12 hex digits of its SHA-256."""
 
     model_config = ConfigDict(extra="allow")
 
     seq: Annotated[int, Field(ge=1)]
     time: str = Field(json_schema_extra={"format": "date-time"})
-    kind: str = Field(examples=["http", "ws"])
+    kind: str = Field(examples=["http", "ws", "ws_open", "ws_message", "ws_close", "fault"])
 
 
 class JournalPage(DeferredModel):

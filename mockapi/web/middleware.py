@@ -35,6 +35,7 @@ from multidict import CIMultiDict
 from mockapi.domain.errors import AUTH_HEADERS, PERMISSION_DENIED, ErrorCode
 from mockapi.domain.faults import FaultEngine, HttpHit, Requester
 from mockapi.domain.faultspec import FaultSpec, default_message
+from mockapi.domain.journal import request_side
 from mockapi.domain.urls import is_journaled, is_service_path
 from mockapi.domain.world import User
 from mockapi.jsonfmt import dumps
@@ -89,9 +90,9 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
     try:
         response = await _guarded(request, handler, app)
     except web.HTTPException as exc:  # a redirect: the error answers let it through
-        _record(request, app, exc.status, None, started)
+        await _record(request, app, exc.status, None, started)
         raise
-    _record(request, app, response.status, None, started)
+    await _record(request, app, response.status, None, started)
     return response
 
 
@@ -115,15 +116,15 @@ async def _guarded(
         return response
 
 
-def _record(
+async def _record(
     request: web.Request,
     app: web.Application,
     status: int,
     note: FaultNote | None,
     started: float,
 ) -> None:
-    """Journal, count, time and log one answer: method, path, status, user, and what a fault
-    did to it."""
+    """Journal, count, time and log one exchange: what was asked (headers, query, body), by
+    whom, the status, and what a fault did to it."""
     path = request.path
     user = request.get(USER_KEY)
     sent: int | None = None if note is not None and note.dropped else status
@@ -143,8 +144,11 @@ def _record(
     if not is_journaled(path):
         return
     journal = app[JOURNAL]
+    request_sent = request_side(
+        request.query.items(), request.headers.items(), request.content_type, await _body(request)
+    )
     if note is None:
-        journal.record_http(request.method, path, status, user)
+        journal.record_http(request.method, path, status, user, request_sent)
         return
     extra: dict[str, object] = {"fault": note.fault_id}
     answered: int | None = status
@@ -152,7 +156,24 @@ def _record(
         # What the handler answered (so what the world now holds), though nobody received it.
         answered = note.handled
         extra["dropped"] = True
-    journal.record("http", method=request.method, path=path, status=answered, user=user, **extra)
+    journal.record_http(request.method, path, answered, user, request_sent, **extra)
+
+
+async def _body(request: web.Request) -> bytes:
+    """The body the handler read (aiohttp keeps it), or read now; empty when it cannot be.
+
+    A body over the size limit was refused (413) and is not read; one the connection lost
+    half-way (a dropped answer, a client gone) is journaled as empty.
+    """
+    if not request.body_exists:
+        return b""
+    length = request.content_length
+    if length is not None and length > request.client_max_size:
+        return b""
+    try:
+        return await request.read()
+    except Exception:
+        return b""
 
 
 async def _faulted(
@@ -163,9 +184,9 @@ async def _faulted(
     try:
         response = await _apply_fault(request, handler, app, hit, note)
     except web.HTTPException as exc:
-        _record(request, app, exc.status, note, started)
+        await _record(request, app, exc.status, note, started)
         raise
-    _record(request, app, response.status, note, started)
+    await _record(request, app, response.status, note, started)
     return response
 
 
