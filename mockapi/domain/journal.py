@@ -224,8 +224,13 @@ class RequestSide:
 
 
 def request_side(
-    query: Iterable[tuple[str, str]], headers: Iterable[tuple[str, str]], media: str, raw: bytes
+    query: Iterable[tuple[str, str]],
+    headers: Iterable[tuple[str, str]],
+    media: str,
+    raw: bytes,
+    declared: int | None = None,
 ) -> RequestSide:
-    """The journal's record of a request's query and headers (pairs) and body, redacted."""
-    body, omitted = read_body(media, raw)
+    """The journal's record of a request's query and headers (pairs) and body, redacted;
+    ``declared`` is the size of a body that was not read (see :func:`read_body`)."""
+    body, omitted = read_body(media, raw, declared)
     return RequestSide(redact_query(query), redact_headers(headers), body, omitted)

@@ -97,19 +97,34 @@ def redact_query(items: Iterable[tuple[str, str]]) -> dict[str, str | list[str]]
     return query
 
 
-def read_body(media: str, raw: bytes) -> tuple[Any, dict[str, Any] | None]:
+def keeps_body(media: str) -> bool:
+    """Whether the journal keeps a body of type ``media`` (JSON, a form, text)."""
+    media = media.lower()
+    return (
+        media == "application/json"
+        or media.endswith("+json")
+        or media == _FORM
+        or media.startswith("text/")
+    )
+
+
+def read_body(
+    media: str, raw: bytes, declared: int | None = None
+) -> tuple[Any, dict[str, Any] | None]:
     """What the journal keeps of a body of type ``media``, and what it left out, if anything.
 
     JSON is kept parsed (as written when it does not parse), a form as its fields, text as
     text; any other type, multipart included (it may carry a password the journal cannot
-    find), is left out and only its type and size are kept.
+    find), is left out and only its type and size (``declared`` when it was not read) are
+    kept.
     """
+    media = media.lower()
+    if not keeps_body(media):
+        size = len(raw) or declared
+        return None, ({"media": media or None, "bytes": size} if size else None)
     if not raw:
         return None, None
-    media = media.lower()
     is_json = media == "application/json" or media.endswith("+json")
-    if not (is_json or media == _FORM or media.startswith("text/")):
-        return None, {"media": media or None, "bytes": len(raw)}
     omitted = None
     if len(raw) > MAX_BODY_BYTES:
         omitted = {"media": media, "bytes": len(raw), "kept": MAX_BODY_BYTES}

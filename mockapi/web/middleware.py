@@ -36,6 +36,7 @@ from mockapi.domain.errors import AUTH_HEADERS, PERMISSION_DENIED, ErrorCode
 from mockapi.domain.faults import FaultEngine, HttpHit, Requester
 from mockapi.domain.faultspec import FaultSpec, default_message
 from mockapi.domain.journal import request_side
+from mockapi.domain.redaction import keeps_body
 from mockapi.domain.urls import is_journaled, is_service_path
 from mockapi.domain.world import User
 from mockapi.jsonfmt import dumps
@@ -145,7 +146,11 @@ async def _record(
         return
     journal = app[JOURNAL]
     request_sent = request_side(
-        request.query.items(), request.headers.items(), request.content_type, await _body(request)
+        request.query.items(),
+        request.headers.items(),
+        request.content_type,
+        await _body(request),
+        request.content_length,
     )
     if note is None:
         journal.record_http(request.method, path, status, user, request_sent)
@@ -162,10 +167,11 @@ async def _record(
 async def _body(request: web.Request) -> bytes:
     """The body the handler read (aiohttp keeps it), or read now; empty when it cannot be.
 
-    A body over the size limit was refused (413) and is not read; one the connection lost
-    half-way (a dropped answer, a client gone) is journaled as empty.
+    Only a body the journal keeps is read (a multipart one may have been streamed by its
+    handler). A body over the size limit was refused (413) and is not read; one the
+    connection lost half-way (a dropped answer, a client gone) is journaled as empty.
     """
-    if not request.body_exists:
+    if not request.body_exists or not keeps_body(request.content_type):
         return b""
     length = request.content_length
     if length is not None and length > request.client_max_size:
