@@ -29,6 +29,7 @@ from mockapi.domain.errors import (
 )
 from mockapi.domain.faultspec import FaultBody, FaultList, FaultSpec
 from mockapi.domain.scenario import Scenario
+from mockapi.domain.verify import Verification
 from mockapi.web import control, original
 from mockapi.web.api import meta, mfa, pools, tasks, users
 from mockapi.web.api import websocket as ws
@@ -41,6 +42,7 @@ from mockapi.web.bodies import (
     IssuedToken,
     JournalPage,
     MachineBody,
+    NotVerified,
     PoolList,
     PoolsPage,
     ResetBody,
@@ -51,6 +53,7 @@ from mockapi.web.bodies import (
     TaskDoneBody,
     TlsView,
     TokenBody,
+    Verified,
     VersionBody,
 )
 from mockapi.web.metrics import metrics_page
@@ -236,6 +239,9 @@ ROUTES: tuple[Route, ...] = (
           "control", query=control.JournalQuery, responses={200: body(JournalPage)}),
     Route("DELETE", "/service/journal/", control.clear_journal, "service-journal-clear",
           "Clear the journal", "control", responses={204: empty("Cleared.")}),
+    Route("POST", "/service/verify/", control.verify_requests, "service-verify",
+          "Verify what the client sent", "control", body=Verification,
+          responses={200: body(Verified), 409: body(NotVerified, "The expectation fails.")}),
     # -- /service/: faults -----------------------------------------------------------
     Route("GET", "/service/faults/", control.list_faults, "service-faults", "The faults",
           "control", responses={200: body(FaultList)}),

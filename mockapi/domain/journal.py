@@ -181,6 +181,14 @@ class Journal:
         own readers: verification, coverage)."""
         return list(self._entries)
 
+    def formatted(self, entry: dict[str, Any]) -> dict[str, Any]:
+        """``entry`` as readers get it: its time written as the API writes times."""
+        return {**entry, "time": self._time_format(entry["time"])}
+
+    def format_time(self, seconds: float) -> str:
+        """A clock time as entries show it."""
+        return self._time_format(seconds)
+
     def since(self, seq: int = 0) -> tuple[list[dict[str, Any]], int]:
         """Entries after ``seq``, oldest first, and how many of those the bound dropped."""
         oldest = self._entries[0]["seq"] if self._entries else self.last_seq + 1

@@ -418,6 +418,37 @@ class JournalPage(DeferredModel):
     dropped: Annotated[int, Field(ge=0)]
 
 
+class Verified(DeferredModel):
+    """The expectation holds: the journal entries that matched, oldest first."""
+
+    matches: list[JournalEntry]
+
+
+class Difference(DeferredModel):
+    """A field the matcher wanted otherwise (``body.x`` for a key in the body, ``order``
+    for an entry before ``after``'s, ``time`` for one before the window)."""
+
+    field: str = Field(examples=["method", "path", "body.username", "headers.authorization"])
+    expected: Any
+    actual: Any
+
+
+class NearMiss(DeferredModel):
+    """An entry that did not count, and why."""
+
+    entry: JournalEntry
+    differences: list[Difference]
+
+
+class NotVerified(DeferredModel):
+    """The expectation fails: what was expected and found, the matches, and up to five near
+    misses, closest first (listed when too few requests matched)."""
+
+    message: str = Field(examples=["expected exactly 1 matching request, found 0"])
+    matches: list[JournalEntry]
+    near_misses: list[NearMiss]
+
+
 # -- request models of routes that read their input themselves ---------------------------------
 class ClientIdPath(DeferredModel):
     """The WebSocket's path: it must equal the token's ``client_id`` (the dashed user id)."""

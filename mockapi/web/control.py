@@ -24,6 +24,7 @@ from mockapi.domain.lazymodel import DeferredModel
 from mockapi.domain.limits import LimitExceeded, WorldCounts, check_growth
 from mockapi.domain.runtime import Runtime, TransitionRefused, UnknownTask
 from mockapi.domain.scenario import Scenario, ScenarioError, parse_text
+from mockapi.domain.verify import Verification, verify
 from mockapi.domain.world import task_to_dict
 from mockapi.keys import CLOCK, FAULTS, HUB, JOURNAL, RUNTIME, TLS, TOKENS
 from mockapi.statemachines.task import TaskStatus
@@ -223,6 +224,24 @@ async def get_journal(request: web.Request) -> web.StreamResponse:
     query = await parse_query(request, JournalQuery)
     entries, dropped = request.app[JOURNAL].since(query.since)
     return json_response({"entries": entries, "dropped": dropped})
+
+
+async def verify_requests(request: web.Request) -> web.StreamResponse:
+    """``POST /service/verify/``: 200 ``{"matches"}`` when the journal meets the expectation,
+    else 409 with the matches, the near misses (what differed) and a message."""
+    check = await parse_body(request, Verification)
+    journal = request.app[JOURNAL]
+    outcome = verify(check, journal.entries(), request.app[CLOCK].time(), journal.format_time)
+    matches = [journal.formatted(entry) for entry in outcome.matches]
+    if outcome.ok:
+        return json_response({"matches": matches})
+    near_misses = [
+        {"entry": journal.formatted(entry), "differences": [d.view() for d in found]}
+        for entry, found in outcome.near_misses
+    ]
+    return json_response(
+        {"message": outcome.message, "matches": matches, "near_misses": near_misses}, status=409
+    )
 
 
 async def clear_journal(request: web.Request) -> web.StreamResponse:
