@@ -37,6 +37,7 @@ from mockapi.web.bodies import (
     AppError,
     ClientIdPath,
     ClockView,
+    CoverageBody,
     HealthBody,
     HttpDetail,
     IssuedToken,
@@ -63,6 +64,7 @@ from mockapi.web.route import (
     Auth,
     Route,
     body,
+    documented_answers,
     empty,
     errors,
     page,
@@ -239,6 +241,8 @@ ROUTES: tuple[Route, ...] = (
           "control", query=control.JournalQuery, responses={200: body(JournalPage)}),
     Route("DELETE", "/service/journal/", control.clear_journal, "service-journal-clear",
           "Clear the journal", "control", responses={204: empty("Cleared.")}),
+    Route("GET", "/service/coverage/", control.get_coverage, "service-coverage",
+          "Coverage of the contract", "control", responses={200: body(CoverageBody)}),
     Route("POST", "/service/verify/", control.verify_requests, "service-verify",
           "Verify what the client sent", "control", body=Verification,
           responses={200: body(Verified), 409: body(NotVerified, "The expectation fails.")}),
@@ -325,6 +329,19 @@ ROUTES: tuple[Route, ...] = (
           validated=False,
           responses={200: Answer("The file.", media=dashboard.FILES.media)}),
 )  # fmt: skip
+
+
+#: The tags of the routes the contract defines (CONTRACT §2, §9): what coverage counts.
+CONTRACT_TAGS = frozenset({"meta", "users", "mfa", "pools", "tasks", "service"})
+
+
+def contract_routes() -> list[tuple[str, str, list[int]]]:
+    """Each route of the contract with the statuses it documents, for the coverage."""
+    return [
+        (route.method, route.path, list(documented_answers(route)))
+        for route in ROUTES
+        if route.tag in CONTRACT_TAGS
+    ]
 
 
 def setup_routes(app: web.Application) -> None:

@@ -449,6 +449,61 @@ class NotVerified(DeferredModel):
     near_misses: list[NearMiss]
 
 
+class CoveredTransition(DeferredModel):
+    """A transition of a machine's table; ``guard`` names the check that chooses it (a
+    login's outcome), null when it has none."""
+
+    trigger: str = Field(examples=["checked"])
+    source: str = Field(examples=["logging_in"])
+    dest: str = Field(examples=["otp_required"])
+    guard: str | None = Field(examples=["otp_missing"])
+    count: Annotated[int, Field(ge=0)]
+
+
+class MachineCoverageView(DeferredModel):
+    """One machine: every transition with how often it was taken, and how many were."""
+
+    transitions: list[CoveredTransition]
+    covered: Annotated[int, Field(ge=0)]
+    total: Annotated[int, Field(ge=0)]
+
+
+class CoveredError(DeferredModel):
+    """An entry of the error catalogue (CONTRACT §3) and how often it was answered."""
+
+    name: str = Field(examples=["otp_required"])
+    status: int
+    err_code: int
+    count: Annotated[int, Field(ge=0)]
+
+
+class CoveredRoute(DeferredModel):
+    """A route of the contract with one status; ``documented``: the route table lists it."""
+
+    method: str
+    path: str
+    status: int
+    documented: bool
+    count: Annotated[int, Field(ge=0)]
+
+
+class CoveredFault(DeferredModel):
+    """A fault action and how often it acted."""
+
+    action: str = Field(examples=["status", "lose_frames"])
+    count: Annotated[int, Field(ge=0)]
+
+
+class CoverageBody(DeferredModel):
+    """What the suite reached since the last reset; everything that could happen is listed,
+    with a count of 0 for what did not."""
+
+    machines: dict[Literal["login", "connection", "task"], MachineCoverageView]
+    errors: list[CoveredError]
+    routes: list[CoveredRoute]
+    faults: list[CoveredFault]
+
+
 # -- request models of routes that read their input themselves ---------------------------------
 class ClientIdPath(DeferredModel):
     """The WebSocket's path: it must equal the token's ``client_id`` (the dashed user id)."""

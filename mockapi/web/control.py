@@ -26,7 +26,7 @@ from mockapi.domain.runtime import Runtime, TransitionRefused, UnknownTask
 from mockapi.domain.scenario import Scenario, ScenarioError, parse_text
 from mockapi.domain.verify import Verification, verify
 from mockapi.domain.world import task_to_dict
-from mockapi.keys import CLOCK, FAULTS, HUB, JOURNAL, RUNTIME, TLS, TOKENS
+from mockapi.keys import CLOCK, COVERAGE, FAULTS, HUB, JOURNAL, RUNTIME, TLS, TOKENS
 from mockapi.statemachines.task import TaskStatus
 from mockapi.web.bodies import TlsView
 from mockapi.web.responses import json_response, model_response
@@ -242,6 +242,11 @@ async def verify_requests(request: web.Request) -> web.StreamResponse:
     return json_response(
         {"message": outcome.message, "matches": matches, "near_misses": near_misses}, status=409
     )
+
+
+async def get_coverage(request: web.Request) -> web.StreamResponse:
+    """``GET /service/coverage/``: what the suite reached since the last reset."""
+    return json_response(request.app[COVERAGE].view())
 
 
 async def clear_journal(request: web.Request) -> web.StreamResponse:

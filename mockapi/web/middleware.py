@@ -40,9 +40,9 @@ from mockapi.domain.redaction import keeps_body
 from mockapi.domain.urls import is_journaled, is_service_path
 from mockapi.domain.world import User
 from mockapi.jsonfmt import dumps
-from mockapi.keys import FAULTS, JOURNAL, RUNTIME, SETTINGS
+from mockapi.keys import COVERAGE, FAULTS, JOURNAL, RUNTIME, SETTINGS
 from mockapi.web.auth import USER_KEY, identify
-from mockapi.web.errors import answer, error_response
+from mockapi.web.errors import ERROR_SPEC, answer, error_response
 from mockapi.web.metrics import METRICS
 from mockapi.web.rules import SERVICE_TOKEN_HEADER, is_websocket_upgrade, service_token_ok
 from mockapi.web.transport import (
@@ -93,7 +93,7 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
     except web.HTTPException as exc:  # a redirect: the error answers let it through
         await _record(request, app, exc.status, None, started)
         raise
-    await _record(request, app, response.status, None, started)
+    await _record(request, app, response.status, None, started, response)
     return response
 
 
@@ -123,9 +123,10 @@ async def _record(
     status: int,
     note: FaultNote | None,
     started: float,
+    response: web.StreamResponse | None = None,
 ) -> None:
     """Journal, count, time and log one exchange: what was asked (headers, query, body), by
-    whom, the status, and what a fault did to it."""
+    whom, the status, and what a fault did to it; count the answer for the coverage."""
     path = request.path
     user = request.get(USER_KEY)
     sent: int | None = None if note is not None and note.dropped else status
@@ -144,6 +145,11 @@ async def _record(
     # The dashboard's own page, files and feed would bury the API traffic a test inspects.
     if not is_journaled(path):
         return
+    if note is None or not note.dropped:  # a dropped answer reached nobody
+        route = request.match_info.route
+        template = route.resource.canonical if route.resource is not None else path
+        error = response.get(ERROR_SPEC) if response is not None else None
+        app[COVERAGE].note_answer(request.method, template, status, error)
     journal = app[JOURNAL]
     request_sent = request_side(
         request.query.items(),
@@ -192,7 +198,7 @@ async def _faulted(
     except web.HTTPException as exc:
         await _record(request, app, exc.status, note, started)
         raise
-    await _record(request, app, response.status, note, started)
+    await _record(request, app, response.status, note, started, response)
     return response
 
 
