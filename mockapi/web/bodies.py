@@ -504,6 +504,21 @@ class CoverageBody(DeferredModel):
     faults: list[CoveredFault]
 
 
+class RuleVerdict(DeferredModel):
+    """One client rule: its verdict, the journal entries (``seq``) that show it, and why."""
+
+    id: str = Field(examples=["token_after_logout", "auth_header"])
+    status: Literal["pass", "fail", "not_exercised"]
+    evidence: list[int]
+    detail: str
+
+
+class ConformanceBody(DeferredModel):
+    """Every client rule the scenario keeps on (``[conformance]``), in a fixed order."""
+
+    rules: list[RuleVerdict]
+
+
 # -- request models of routes that read their input themselves ---------------------------------
 class ClientIdPath(DeferredModel):
     """The WebSocket's path: it must equal the token's ``client_id`` (the dashed user id)."""

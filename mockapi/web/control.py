@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 from aiohttp import web
 from pydantic import ConfigDict, Field
 
+from mockapi.domain import conformance
 from mockapi.domain.certificates import CertificateName
 from mockapi.domain.clock import Clock, iso_z
 from mockapi.domain.errors import NOT_FOUND, ApiError, Conflict, ValidationFailed
@@ -247,6 +248,19 @@ async def verify_requests(request: web.Request) -> web.StreamResponse:
 async def get_coverage(request: web.Request) -> web.StreamResponse:
     """``GET /service/coverage/``: what the suite reached since the last reset."""
     return json_response(request.app[COVERAGE].view())
+
+
+async def get_conformance(request: web.Request) -> web.StreamResponse:
+    """``GET /service/conformance/``: each client rule the scenario keeps on, ``pass``,
+    ``fail`` or ``not_exercised``, with the journal entries that show it."""
+    app = request.app
+    results = conformance.check(
+        app[JOURNAL].entries(),
+        app[RUNTIME].scenario.conformance,
+        app[CLOCK].time(),
+        app[TOKENS].expiries(),
+    )
+    return json_response({"rules": [result.view() for result in results]})
 
 
 async def clear_journal(request: web.Request) -> web.StreamResponse:

@@ -126,7 +126,8 @@ async def _record(
     response: web.StreamResponse | None = None,
 ) -> None:
     """Journal, count, time and log one exchange: what was asked (headers, query, body), by
-    whom, the status, and what a fault did to it; count the answer for the coverage."""
+    whom, the status, a ``Retry-After`` it was answered with, and what a fault did to it;
+    count the answer for the coverage."""
     path = request.path
     user = request.get(USER_KEY)
     sent: int | None = None if note is not None and note.dropped else status
@@ -158,10 +159,18 @@ async def _record(
         await _body(request),
         request.content_length,
     )
+    retry_after = response.headers.get(hdrs.RETRY_AFTER) if response is not None else None
     if note is None:
-        journal.record_http(request.method, path, status, user, request_sent)
+        if retry_after is None:
+            journal.record_http(request.method, path, status, user, request_sent)
+        else:
+            journal.record_http(
+                request.method, path, status, user, request_sent, retry_after=retry_after
+            )
         return
     extra: dict[str, object] = {"fault": note.fault_id}
+    if retry_after is not None:
+        extra["retry_after"] = retry_after
     answered: int | None = status
     if note.dropped:
         # What the handler answered (so what the world now holds), though nobody received it.
