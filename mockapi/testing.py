@@ -45,6 +45,7 @@ from aiohttp import web
 
 from mockapi.app import create_app
 from mockapi.client import AsyncClient, Client, NotVerified, Refused
+from mockapi.client.core import nonconformance
 from mockapi.domain.certificates import CertificateName
 from mockapi.domain.scenario import Scenario, default_scenario_path, load_scenario
 from mockapi.keys import TLS
@@ -280,6 +281,12 @@ def _verification() -> Iterator[None]:
         raise AssertionError(str(exc)) from None
 
 
+def _assert_conformant(rules: list[dict[str, Any]]) -> None:
+    problem = nonconformance(rules)
+    if problem is not None:
+        raise AssertionError(problem)
+
+
 @dataclass
 class _Handle:
     """What both faces share: where the server is and the world it plays."""
@@ -384,6 +391,15 @@ class MockApi(_Handle):
         async with self._client() as ctl:
             return await ctl.coverage()
 
+    async def conformance(self) -> list[dict[str, Any]]:
+        """Each client rule with its status, evidence and detail."""
+        async with self._client() as ctl:
+            return await ctl.conformance()
+
+    async def assert_conformant(self) -> None:
+        """Fail the test when the client broke a rule, naming each with its evidence."""
+        _assert_conformant(await self.conformance())
+
     async def reset(self) -> None:
         """Back to the scenario's initial state."""
         async with self._client() as ctl:
@@ -483,6 +499,14 @@ class SyncMockApi(_Handle):
     def coverage(self) -> dict[str, Any]:
         with self._client() as ctl:
             return ctl.coverage()
+
+    def conformance(self) -> list[dict[str, Any]]:
+        with self._client() as ctl:
+            return ctl.conformance()
+
+    def assert_conformant(self) -> None:
+        """As :meth:`MockApi.assert_conformant`."""
+        _assert_conformant(self.conformance())
 
     def reset(self) -> None:
         with self._client() as ctl:

@@ -128,3 +128,45 @@ def test_the_handles_verify_fails_the_test_with_the_explanation(
         ]
     )
     result.stdout.fnmatch_lines(['E *     body.username: expected "bob", got "astravdi"'])
+
+
+CONFORMANCE = """
+import urllib.request
+
+
+def get(url, **headers):
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request) as answer:
+            return answer.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_conformant(mockapi):
+    token = mockapi.login("astravdi")
+    assert get(f"{mockapi.url}/api/v2/pools/", Authorization=f"JWT {token}") == 200
+    mockapi.assert_conformant()
+    assert {r["id"]: r["status"] for r in mockapi.conformance()}["auth_header"] == "pass"
+
+
+async def test_not_conformant(mockapi):
+    token = await mockapi.login("astravdi")
+    get(f"{mockapi.url}/api/v2/pools/", Authorization=f"Bearer {token}")
+    await mockapi.assert_conformant()
+"""
+
+
+def test_assert_conformant_names_each_broken_rule_with_its_evidence(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeini(INNER_INI)
+    pytester.makepyfile(test_conformance=CONFORMANCE)
+    result = pytester.runpytest_subprocess(*INNER_ARGS)
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "E * AssertionError: 1 client rule(s) failed:",
+            "E *   auth_header: an Authorization header was not exactly `JWT <token>` (journal #2)",
+        ]
+    )

@@ -210,6 +210,10 @@ class AsyncClient:
             )
         )
 
+    async def conformance(self) -> list[dict[str, Any]]:
+        """Each client rule: ``{"id", "status", "evidence", "detail"}``."""
+        return await self.send(core.get_conformance())
+
     async def tasks(self) -> list[dict[str, Any]]:
         """Every task, each with its ``user_id``."""
         return await self.send(core.all_tasks())

@@ -392,6 +392,23 @@ def get_coverage() -> Call[dict[str, Any]]:
     return Call("GET", "/service/coverage/", dict)
 
 
+def get_conformance() -> Call[list[dict[str, Any]]]:
+    """``GET /service/conformance/``: each client rule with its status, evidence and detail."""
+    return Call("GET", "/service/conformance/", lambda data: list(data["rules"]))
+
+
+def nonconformance(rules: list[dict[str, Any]]) -> str | None:
+    """The failed rules in words (one line each, with their evidence), or None if none."""
+    failed = [rule for rule in rules if rule.get("status") == "fail"]
+    if not failed:
+        return None
+    lines = [f"{len(failed)} client rule(s) failed:"]
+    for rule in failed:
+        evidence = ", ".join(f"#{seq}" for seq in rule.get("evidence", []))
+        lines.append(f"  {rule.get('id')}: {rule.get('detail')} (journal {evidence})")
+    return "\n".join(lines)
+
+
 def _verified(data: Any) -> list[dict[str, Any]]:
     if "near_misses" in data:  # the 409's answer
         raise NotVerified(data)

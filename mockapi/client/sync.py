@@ -226,6 +226,10 @@ class Client:
             )
         )
 
+    def conformance(self) -> list[dict[str, Any]]:
+        """Each client rule: ``{"id", "status", "evidence", "detail"}``."""
+        return self.send(core.get_conformance())
+
     def tasks(self) -> list[dict[str, Any]]:
         """Every task, each with its ``user_id``."""
         return self.send(core.all_tasks())

@@ -71,3 +71,12 @@ async def test_coverage_reads_what_was_reached(ctl: Face, server: Server) -> Non
     assert coverage["machines"]["connection"]["covered"] == 1
     reached = [(r["path"], r["status"]) for r in coverage["routes"] if r["count"]]
     assert reached == [("/api/v2/pools/{id}/connect/", 202)]
+
+
+async def test_conformance_lists_each_rule_with_its_status(ctl: Face, server: Server) -> None:
+    token = await ctl.token("alice")
+    start_expand(server.url, token)  # step 1 with no socket open
+    rules = {rule["id"]: rule for rule in await ctl.conformance()}
+    assert rules["socket_before_connect"]["status"] == "fail"
+    assert rules["auth_header"]["status"] == "pass"
+    assert rules["retry_after"]["status"] == "not_exercised"
