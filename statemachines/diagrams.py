@@ -34,6 +34,11 @@ MACHINES: dict[str, MachineDefinition] = {
 }
 
 
+#: transitions' style of the current state, and what mockapi draws it with instead.
+_TRANSITIONS_ACTIVE = "classDef s_active color:red,fill:darksalmon"
+ACTIVE_STYLE = "classDef s_active fill:#dbeafe,stroke:#1d4ed8,color:#1e3a8a,stroke-width:2px"
+
+
 class _Model:
     """A stand-in model: the diagram marks its state as the current one."""
 
@@ -53,6 +58,9 @@ def mermaid(definition: MachineDefinition, current: str | None = None) -> str:
     model = _Model()
     machine.add_model(model, initial=current or definition.initial)
     text: str = model.get_graph().draw(None)  # type: ignore[attr-defined]
+    # transitions draws the marked state red on salmon, which reads as an error; a marked state
+    # is only where a model is (the start state, in an export).
+    text = text.replace(_TRANSITIONS_ACTIVE, ACTIVE_STYLE)
     # transitions writes the title as a bare YAML scalar; Mermaid wants ``title: ...``.
     header = f"---\n{definition.name}\n---\n"
     if text.startswith(header):

@@ -9,8 +9,9 @@ reached is as plain as what it did.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -182,3 +183,64 @@ class Coverage:
             "routes": routes,
             "faults": faults,
         }
+
+
+# -- drawing -------------------------------------------------------------------------------
+#: Reached states and covered edges: green; the rest: grey, and dashed for edges. Plain
+#: colours, no red anywhere: nothing here is an error.
+CLASS_DEFS = (
+    "  classDef reached fill:#e8f5e9,stroke:#2e7d32,color:#1b5e20\n"
+    "  classDef unreached fill:#fafafa,stroke:#9e9e9e,color:#616161\n"
+)
+COVERED_EDGE = "stroke:#2e7d32,stroke-width:3px"
+UNCOVERED_EDGE = "stroke:#9e9e9e,stroke-width:1px,stroke-dasharray:5 5"
+_ID = re.compile(r"[^A-Za-z0-9_]")
+
+
+def _node(state: str) -> str:
+    # Prefixed: a bare ``end`` (or any keyword) would end the flowchart.
+    return "s_" + _ID.sub("_", state)
+
+
+def _label(text: str) -> str:
+    return text.replace('"', "#quot;")
+
+
+def mermaid(name: str, machine: Mapping[str, Any]) -> str:
+    """One machine's coverage (an entry of :meth:`Coverage.view`'s ``machines``) as a Mermaid
+    flowchart: covered transitions solid and green with their count, the others grey and
+    dashed. A flowchart, not a ``stateDiagram-v2``: Mermaid styles single edges only in
+    flowcharts (``linkStyle``)."""
+    transitions: list[Mapping[str, Any]] = list(machine["transitions"])
+    states: list[str] = []
+    for row in transitions:
+        for state in (row["source"], row["dest"]):
+            if state not in states:
+                states.append(state)
+    reached = {s for row in transitions if row["count"] for s in (row["source"], row["dest"])}
+    lines = [
+        "---",
+        f"title: {name} ({machine['covered']}/{machine['total']} transitions covered)",
+        "---",
+        "flowchart LR",
+        CLASS_DEFS.rstrip("\n"),
+    ]
+    for state in states:
+        lines.append(f'  {_node(state)}(["{_label(state)}"])')
+    covered: list[str] = []
+    uncovered: list[str] = []
+    for index, row in enumerate(transitions):
+        label = row["trigger"]
+        if row.get("guard"):
+            label += f" [{row['guard']}]"
+        label += f" ×{row['count']}" if row["count"] else " (never)"
+        arrow = "==>" if row["count"] else "-.->"
+        lines.append(f'  {_node(row["source"])} {arrow}|"{_label(label)}"| {_node(row["dest"])}')
+        (covered if row["count"] else uncovered).append(str(index))
+    for state in states:
+        lines.append(f"  class {_node(state)} {'reached' if state in reached else 'unreached'}")
+    if covered:
+        lines.append(f"  linkStyle {','.join(covered)} {COVERED_EDGE}")
+    if uncovered:
+        lines.append(f"  linkStyle {','.join(uncovered)} {UNCOVERED_EDGE}")
+    return "\n".join(lines) + "\n"

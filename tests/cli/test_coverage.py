@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from mockapi.cli.coverage import COVERED_EDGE, UNCOVERED_EDGE, render
 from mockapi.client import Client
+from mockapi.domain.coverage import COVERED_EDGE, UNCOVERED_EDGE
+from mockapi.domain.coverage import mermaid as render
 from tests.client.conftest import Server, start_expand, start_server
 
 
