@@ -21,10 +21,18 @@ class MachineDefinition:
     states: list[Any]
     transitions: list[dict[str, Any]]
     initial: str
+    #: ``LR`` (transitions' default) or ``TB``, as the machine's module says.
+    direction: str = "LR"
 
 
 def _definition(name: str, module: ModuleType) -> MachineDefinition:
-    return MachineDefinition(name, module.STATES, module.TRANSITIONS, module.INITIAL)
+    return MachineDefinition(
+        name,
+        module.STATES,
+        module.TRANSITIONS,
+        module.INITIAL,
+        getattr(module, "DIAGRAM_DIRECTION", "LR"),
+    )
 
 
 MACHINES: dict[str, MachineDefinition] = {
@@ -61,6 +69,12 @@ def mermaid(definition: MachineDefinition, current: str | None = None) -> str:
     # transitions draws the marked state red on salmon, which reads as an error; a marked state
     # is only where a model is (the start state, in an export).
     text = text.replace(_TRANSITIONS_ACTIVE, ACTIVE_STYLE)
+    text = text.replace("\n  direction LR\n", f"\n  direction {definition.direction}\n", 1)
+    triggers = {row["trigger"] for row in definition.transitions}
+    if len(triggers) == 1:
+        # One trigger (login: ``checked``): its guards tell the edges apart, and the labels,
+        # shorter, overlap less. The unguarded edge still names it.
+        text = text.replace(f": {next(iter(triggers))} [", ": [")
     # transitions writes the title as a bare YAML scalar; Mermaid wants ``title: ...``.
     header = f"---\n{definition.name}\n---\n"
     if text.startswith(header):

@@ -20,9 +20,15 @@ from transitions import EventData, Machine, Transition
 from mockapi.domain import errors
 from mockapi.domain.errors import ErrorSpec
 from mockapi.domain.faultspec import HTTP_ACTIONS, WS_ACTIONS
+from mockapi.statemachines import connection, login, task
 
 #: The machines, in the order the coverage lists them.
 MACHINES = ("login", "connection", "task")
+#: Which way each machine's diagram runs, as its module says (transitions' default: LR).
+DIRECTIONS = {
+    name: getattr(module, "DIAGRAM_DIRECTION", "LR")
+    for name, module in (("login", login), ("connection", connection), ("task", task))
+}
 
 
 def catalogue() -> dict[str, ErrorSpec]:
@@ -218,22 +224,29 @@ def mermaid(name: str, machine: Mapping[str, Any]) -> str:
             if state not in states:
                 states.append(state)
     reached = {s for row in transitions if row["count"] for s in (row["source"], row["dest"])}
+    triggers = sorted({row["trigger"] for row in transitions})
+    trigger = f"; every transition is {triggers[0]}" if len(triggers) == 1 else ""
     lines = [
         "---",
-        f"title: {name} ({machine['covered']}/{machine['total']} transitions covered)",
+        f"title: {name} ({machine['covered']}/{machine['total']} transitions covered{trigger})",
         "---",
-        "flowchart LR",
+        f"flowchart {DIRECTIONS.get(name, 'LR')}",
         CLASS_DEFS.rstrip("\n"),
     ]
     for state in states:
         lines.append(f'  {_node(state)}(["{_label(state)}"])')
     covered: list[str] = []
     uncovered: list[str] = []
+    # A machine of one trigger (login: ``checked``) says it once, in the title; its edges are
+    # told apart by their guards, and shorter labels overlap less.
+    single = len({row["trigger"] for row in transitions}) == 1
     for index, row in enumerate(transitions):
-        label = row["trigger"]
+        parts = [] if single and row.get("guard") else [row["trigger"]]
         if row.get("guard"):
-            label += f" [{row['guard']}]"
-        label += f" ×{row['count']}" if row["count"] else " (never)"
+            parts.append(f"[{row['guard']}]")
+        label = " ".join(parts)
+        if row["count"]:
+            label += f" ×{row['count']}"
         arrow = "==>" if row["count"] else "-.->"
         lines.append(f'  {_node(row["source"])} {arrow}|"{_label(label)}"| {_node(row["dest"])}')
         (covered if row["count"] else uncovered).append(str(index))

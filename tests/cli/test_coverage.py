@@ -54,7 +54,7 @@ def test_it_writes_the_json_and_a_diagram_per_machine(server: Server, tmp_path: 
         "---", "title: task (1/5 transitions covered)", "---", "flowchart LR",
     ]  # fmt: skip
     assert '  s_PENDING ==>|"start ×1"| s_RUNNING' in task_mmd
-    assert '  s_RUNNING -.->|"complete (never)"| s_COMPLETED' in task_mmd
+    assert '  s_RUNNING -.->|"complete"| s_COMPLETED' in task_mmd
     assert f"  linkStyle 0 {COVERED_EDGE}" in task_mmd
     assert f"  linkStyle 1,2,3,4 {UNCOVERED_EDGE}" in task_mmd
     assert "  class s_PENDING reached" in task_mmd
@@ -74,9 +74,13 @@ def test_a_login_diagram_names_the_guard_of_each_outcome() -> None:
         ],
     }  # fmt: skip
     text = render("login", machine)
-    assert '  s_logging_in ==>|"checked [otp_missing] ×2"| s_otp_required' in text
+    # One trigger: named once in the title, the edges by their guards.
+    assert text.startswith(
+        "---\ntitle: login (1/2 transitions covered; every transition is checked)"
+    )
+    assert '  s_logging_in ==>|"[otp_missing] ×2"| s_otp_required' in text
     # A state named like a Mermaid keyword is still a node; quotes are escaped.
-    assert '  s_logging_in -.->|"checked [a #quot;quoted#quot; guard] (never)"| s_end' in text
+    assert '  s_logging_in -.->|"[a #quot;quoted#quot; guard]"| s_end' in text
 
 
 def test_an_unreachable_server_is_exit_2_with_one_line(tmp_path: Path) -> None:
