@@ -560,6 +560,10 @@ TINY_JSON: dict[str, Any] = {
     "rules": [],
     "faults": [],
     "tls": {"certificate": "valid"},
+    "conformance": {"token_after_logout": True, "retry_after": True,
+                    "resync_after_loss": True, "socket_before_connect": True,
+                    "poll_rate": True, "reconnect_backoff": True, "trailing_slash": True,
+                    "auth_header": True},
 }  # fmt: skip
 #: The answer of a PUT of the tiny world (manual clock: the override of the test settings).
 TINY_RESET = {
@@ -620,7 +624,7 @@ async def test_get_scenario_shows_the_active_scenario_with_every_default(client:
     body = await get_scenario(client)
     assert list(body) == ["settings", "version", "client_settings", "timing", "users",
                           "user_groups", "pools", "machines", "tasks", "rules", "faults",
-                          "tls"]  # fmt: skip
+                          "tls", "conformance"]  # fmt: skip
     # The default world's settings body, but for the per-user MFA flags.
     assert body["client_settings"] == ClientSettingsSection().model_dump(mode="json")
     assert body["settings"] == {"seed": 20250911, "check_passwords": False,

@@ -42,7 +42,8 @@ async def test_nothing_is_covered_before_any_request(client: Client) -> None:
     assert all(item["count"] == 0 for key in ("errors", "routes", "faults") for item in answer[key])
     assert len(answer["errors"]) == 12
     assert [f["action"] for f in answer["faults"]] == [
-        "delay_s", "status", "drop", "close", "lose_frames", "delay_frames_s",
+        "delay_s", "status", "drop", "reset", "hang", "truncate", "trickle_bps", "proxy_error",
+        "close", "lose_frames", "delay_frames_s", "abort", "deaf",
     ]  # fmt: skip
 
 
