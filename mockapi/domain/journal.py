@@ -228,7 +228,13 @@ class RequestSide:
         self.headers = headers
         self.body = body
         self.omitted = omitted
-        self.size = _text_size(query) + _text_size(headers) + _text_size(body)
+        # Most requests have a few headers and neither query nor body: no generic walk.
+        size = sum(len(name) + len(value) + 6 for name, value in headers.items()) + 2
+        if query:
+            size += _text_size(query)
+        if body is not None:
+            size += _text_size(body)
+        self.size = size
 
 
 def request_side(
@@ -240,5 +246,5 @@ def request_side(
 ) -> RequestSide:
     """The journal's record of a request's query and headers (pairs) and body, redacted;
     ``declared`` is the size of a body that was not read (see :func:`read_body`)."""
-    body, omitted = read_body(media, raw, declared)
+    body, omitted = read_body(media, raw, declared) if raw or declared else (None, None)
     return RequestSide(redact_query(query), redact_headers(headers), body, omitted)

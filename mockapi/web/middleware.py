@@ -152,12 +152,14 @@ async def _record(
         error = response.get(ERROR_SPEC) if response is not None else None
         app[COVERAGE].note_answer(request.method, template, status, error)
     journal = app[JOURNAL]
+    # Most requests have neither query nor body: their parsers are not even asked.
+    has_body = request.body_exists
     request_sent = request_side(
-        request.query.items(),
+        request.query.items() if request.query_string else (),
         request.headers.items(),
-        request.content_type,
-        await _body(request),
-        request.content_length,
+        request.content_type if has_body else "",
+        await _body(request) if has_body else b"",
+        request.content_length if has_body else None,
     )
     retry_after = response.headers.get(hdrs.RETRY_AFTER) if response is not None else None
     if note is None:
