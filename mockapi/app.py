@@ -104,7 +104,8 @@ def create_app(
     secret = settings.jwt_secret.encode() if settings.jwt_secret else random_secret()
     tokens = TokenService(secret, clock)
     hub = Hub(max_sockets=limits.max_sockets, max_sockets_per_user=limits.max_sockets_per_user)
-    journal = Journal(clock.time, capacity=limits.max_journal)
+    # The count is a world limit (--max-journal); the size is the journal's own bound.
+    journal = Journal(clock.time, capacity=limits.max_journal, max_bytes=settings.journal_max_bytes)
 
     def deliver(user_id: uuid.UUID, frame: dict[str, Any]) -> None:
         # Every frame sent goes to the journal and to the owner's sockets, in that order.

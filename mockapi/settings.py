@@ -18,6 +18,11 @@ DEFAULT_PORT = 8000
 DEFAULT_IDLE_TIMEOUT_S = 5.0
 
 
+#: The journal keeps about this many bytes of entries (the oldest go first, counted as
+#: ``dropped``); how many it keeps is the world limit ``max_journal``.
+DEFAULT_JOURNAL_BYTES = 32 * 1024 * 1024
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything ``create_app`` needs; ``None`` means "as the scenario says"."""
@@ -62,6 +67,8 @@ class Settings:
     max_journal: int | None = None
     max_sockets_per_user: int | None = None
     max_sockets: int | None = None
+    #: The journal's size bound (its count is the world limit ``max_journal``).
+    journal_max_bytes: int = DEFAULT_JOURNAL_BYTES
 
     def given_limits(self) -> dict[str, int | None]:
         """Every limit key with the value given on the command line (None: not given)."""

@@ -3,6 +3,7 @@ the sockets' events and messages, and the redaction of every secret on the way i
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -10,9 +11,12 @@ import pytest
 from aiohttp import ClientWebSocketResponse, WSMsgType
 
 from mockapi.domain.redaction import REDACTED, fingerprint
+from mockapi.settings import Settings
+from tests.conftest import SECRET
 from tests.helpers import ASTRAVDI_ID, POOL_WIN_1, Client, auth, login, today_otp
 
 RECEIVE_S = 5.0
+MakeClient = Callable[[Settings], Awaitable[Client]]
 
 
 async def entries(client: Client, kind: str | None = None) -> list[dict[str, Any]]:
@@ -191,3 +195,25 @@ async def test_a_refused_handshake_opens_no_socket(client: Client) -> None:
     assert await entries(client, "ws_open") == []
     handshake = await last_http(client, f"/api/v2/pools/ws/{ASTRAVDI_ID}/")
     assert (handshake["status"], handshake["headers"]["cookie"]) == (403, "JWT forged")
+
+
+# -- the bounds, from the settings -----------------------------------------------------------
+async def test_the_settings_bound_the_journal_by_size(make_client: MakeClient) -> None:
+    client = await make_client(
+        Settings(jwt_secret=SECRET, clock="manual", journal_max_bytes=20_000)
+    )
+    padding = "x" * 6000
+    for n in range(5):
+        await client.post("/api/v2/users/login/", json={"username": f"u{n}", "pad": padding})
+    body = await (await client.get("/service/journal/")).json()
+    kept = [entry["body"]["username"] for entry in body["entries"]]
+    assert kept == ["u2", "u3", "u4"]  # three of about 6.3 kB fit in 20 kB
+    assert body["dropped"] == 2
+
+
+async def test_the_settings_bound_the_journal_by_count(make_client: MakeClient) -> None:
+    client = await make_client(Settings(jwt_secret=SECRET, clock="manual", max_journal=2))
+    for _ in range(4):
+        await client.get("/api/v2/version/")
+    body = await (await client.get("/service/journal/")).json()
+    assert ([e["seq"] for e in body["entries"]], body["dropped"]) == ([3, 4], 2)
