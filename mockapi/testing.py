@@ -44,7 +44,7 @@ import pytest
 from aiohttp import web
 
 from mockapi.app import create_app
-from mockapi.client import AsyncClient, Client, NotVerified, Refused
+from mockapi.client import AsyncClient, Client, ControlError, NotVerified, Refused
 from mockapi.client.core import nonconformance
 from mockapi.domain.certificates import CertificateName
 from mockapi.domain.scenario import Scenario, default_scenario_path, load_scenario
@@ -595,8 +595,12 @@ def mockapi(request: pytest.FixtureRequest) -> Iterator[MockApi | SyncMockApi]:
                 ssl_context=client_context(server.ca_file),
             )
         yield handle
-        with Client(handle.url, ssl_context=handle._own_tls) as ctl:
-            request.config.stash[SESSION_COVERAGE].add(ctl.coverage())
+        session = request.config.stash[SESSION_COVERAGE]
+        try:
+            with Client(handle.url, ssl_context=handle._own_tls) as ctl:
+                session.add(ctl.coverage())
+        except ControlError as exc:  # the summary says how many tests it could not read
+            session.unread.append(f"{request.node.nodeid}: {exc}")
     finally:
         server.stop()
 
@@ -606,7 +610,7 @@ def pytest_terminal_summary(
 ) -> None:
     """The session's coverage of the state machines, as pytest-cov prints its own."""
     coverage = config.stash[SESSION_COVERAGE]
-    if not coverage.tests:
+    if not coverage.tests and not coverage.unread:
         return
     terminalreporter.write_sep("-", "mockapi coverage: state-machine transitions")
     for line in coverage.report():
@@ -646,6 +650,8 @@ class SessionCoverage:
 
     def __init__(self) -> None:
         self.tests = 0
+        #: The tests whose coverage could not be read, with why (their server was gone).
+        self.unread: list[str] = []
         #: machine -> (trigger, source, dest, guard) -> times taken, in the tables' order.
         self.machines: dict[str, dict[tuple[str, str, str, str | None], int]] = {}
 
@@ -682,6 +688,9 @@ class SessionCoverage:
         for name, (trigger, source, dest, guard) in missed:
             when = f" [{guard}]" if guard else ""
             lines.append(f"  {name}: {source} --{trigger}{when}--> {dest}")
+        if self.unread:
+            lines.append(f"not counted ({len(self.unread)} test(s) whose coverage was unreadable):")
+            lines.extend(f"  {line}" for line in self.unread)
         return lines
 
 

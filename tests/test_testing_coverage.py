@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from mockapi.testing import SessionCoverage
+
 pytest_plugins = ["pytester"]
 
 INNER_ARGS = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:schemathesis")
@@ -170,3 +172,26 @@ def test_assert_conformant_names_each_broken_rule_with_its_evidence(
             "E *   auth_header: an Authorization header was not exactly `JWT <token>` (journal #2)",
         ]
     )
+
+
+def test_a_test_whose_coverage_could_not_be_read_is_named_in_the_summary() -> None:
+    session = SessionCoverage()
+    session.add(
+        {"machines": {"task": {"transitions": [
+            {"trigger": "start", "source": "PENDING", "dest": "RUNNING", "guard": None,
+             "count": 1},
+            {"trigger": "fail", "source": "RUNNING", "dest": "FAILED", "guard": None,
+             "count": 0},
+        ]}}}
+    )  # fmt: skip
+    session.unread.append("test_x.py::test_gone: no answer")
+    assert session.percent() == 50.0
+    assert session.report() == [
+        "machine      covered  total   cover",
+        "task               1      2     50%",
+        "TOTAL              1      2     50%",
+        "never taken:",
+        "  task: RUNNING --fail--> FAILED",
+        "not counted (1 test(s) whose coverage was unreadable):",
+        "  test_x.py::test_gone: no answer",
+    ]
