@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from mockapi.domain.journal import DEFAULT_MAX_BYTES
 from mockapi.domain.limits import LIMITS
 
 DEFAULT_HOST = "127.0.0.1"
@@ -20,7 +21,7 @@ DEFAULT_IDLE_TIMEOUT_S = 5.0
 
 #: The journal keeps about this many bytes of entries (the oldest go first, counted as
 #: ``dropped``); how many it keeps is the world limit ``max_journal``.
-DEFAULT_JOURNAL_BYTES = 32 * 1024 * 1024
+DEFAULT_JOURNAL_BYTES = DEFAULT_MAX_BYTES
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,12 +24,11 @@ from mockapi.domain.redaction import (
     redact_query,
     redact_text,
 )
-from mockapi.settings import DEFAULT_JOURNAL_BYTES
 
 DEFAULT_CAPACITY = 10_000
 #: The most the entries may hold together, as the JSON text they are read as (estimated
 #: from the text they hold, not serialised on every request).
-DEFAULT_MAX_BYTES = DEFAULT_JOURNAL_BYTES
+DEFAULT_MAX_BYTES = 32 * 1024 * 1024
 #: What an entry costs beyond the text of its fields: its keys, numbers and punctuation.
 ENTRY_OVERHEAD = 96
 

@@ -13,12 +13,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, WithJsonSchema, field_validator, model_validator
 
-from mockapi.domain.faultspec import METHODS, compile_path
+from mockapi.domain.faultspec import compile_path
 from mockapi.domain.lazymodel import DeferredModel
 from mockapi.domain.redaction import redact_text, redact_value
 
+Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 #: How many near misses an answer lists at most.
 MAX_NEAR_MISSES = 5
 #: The longest window, as for a clock advance: a century of scenario time.
@@ -37,36 +38,40 @@ class RequestMatcher(DeferredModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    method: str | None = Field(default=None, examples=["POST"])
-    path: str | None = Field(default=None, examples=["/api/v2/pools/*/connect/"])
+    method: Method | None = Field(default=None, examples=["POST"])
+    path: Annotated[str, Field(pattern=r"^/")] | None = Field(
+        default=None, examples=["/api/v2/pools/*/connect/"]
+    )
     user: str | None = Field(default=None, examples=["astravdi"])
     body: Any = Field(default=None, examples=[{"username": "astravdi"}])
     headers: dict[str, str | bool] | None = Field(default=None, examples=[{"authorization": True}])
     query: dict[str, str | list[str]] | None = Field(default=None, examples=[{"page": "2"}])
 
-    @field_validator("method")
+    @field_validator("method", mode="before")
     @classmethod
-    def _method(cls, value: str | None) -> str | None:
-        if value is not None and value.upper() not in METHODS:
-            raise ValueError(f"method must be one of {', '.join(METHODS)}")
-        return value.upper() if value is not None else None
+    def _method(cls, value: Any) -> Any:
+        # Any case, as faults take it; the document lists the upper-case names.
+        return value.upper() if isinstance(value, str) else value
 
-    @field_validator("path")
-    @classmethod
-    def _path(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith("/"):
-            raise ValueError('path must start with "/" (a pattern such as /api/v2/pools/*/)')
-        return value
+
+#: A count's number: given as a JSON integer, never null (an absent key is not given).
+_Number = Annotated[
+    Annotated[int, Field(ge=0)] | None, WithJsonSchema({"type": "integer", "minimum": 0})
+]
 
 
 class Count(DeferredModel):
     """How many matches the expectation wants: exactly one of the three keys."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={"minProperties": 1, "maxProperties": 1},
+    )
 
-    exactly: Annotated[int, Field(ge=0)] | None = None
-    at_least: Annotated[int, Field(ge=0)] | None = None
-    at_most: Annotated[int, Field(ge=0)] | None = None
+    exactly: _Number = None
+    at_least: _Number = None
+    at_most: _Number = None
 
     @model_validator(mode="after")
     def _one(self) -> Count:
