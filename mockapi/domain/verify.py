@@ -60,13 +60,21 @@ _Number = Annotated[
 ]
 
 
+def _one_count_schema(schema: dict[str, Any]) -> None:
+    """One key, an integer: no property has a (null) default to send."""
+    schema["minProperties"] = 1
+    schema["maxProperties"] = 1
+    for prop in schema.get("properties", {}).values():
+        prop.pop("default", None)
+
+
 class Count(DeferredModel):
     """How many matches the expectation wants: exactly one of the three keys."""
 
     model_config = ConfigDict(
         extra="forbid",
         frozen=True,
-        json_schema_extra={"minProperties": 1, "maxProperties": 1},
+        json_schema_extra=_one_count_schema,
     )
 
     exactly: _Number = None
