@@ -21,9 +21,19 @@ from urllib.parse import parse_qsl
 #: What a secret's value becomes.
 REDACTED = "[redacted]"
 #: Body, form and query keys whose values are secrets: the login's password and OTP code,
-#: the hardware-token sign-in's code, and the names other clients give the same things.
+#: the hardware-token sign-in's code, a scenario user's OTP secret, and tokens sent by name
+#: (a JWT anywhere is fingerprinted anyway). The same names as the proxy's journal
+#: (:mod:`mockapi.proxy.redaction`); not ``otp`` (a scenario user's flag) nor ``code``.
 SECRET_KEYS = frozenset(
-    {"password", "otp_code", "otp", "token_code", "hardware_token_code", "totp", "code"}
+    {
+        "password",
+        "otp_code",
+        "token_code",
+        "hardware_token_code",
+        "otp_secret",
+        "access_token",
+        "refresh_token",
+    }
 )
 #: Header values that are secrets in themselves, whatever they hold.
 SECRET_HEADERS = frozenset({"x-service-token"})
@@ -63,8 +73,8 @@ def redact_value(value: Any) -> Any:
     if isinstance(value, dict):
         return {
             key: (
-                REDACTED
-                if isinstance(key, str) and key.lower() in SECRET_KEYS and value[key] is not None
+                _secret(value[key])
+                if isinstance(key, str) and key.lower() in SECRET_KEYS
                 else redact_value(value[key])
             )
             for key in value
@@ -72,6 +82,18 @@ def redact_value(value: Any) -> Any:
     if isinstance(value, list):
         return [redact_value(item) for item in value]
     return value
+
+
+def _secret(value: Any) -> Any:
+    """The value of a secret key: null stays null (it says something and gives nothing away),
+    a JWT becomes its fingerprint (tokens stay distinguishable), anything else is redacted."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        fingerprinted = redact_text(value)
+        if fingerprinted != value:
+            return fingerprinted
+    return REDACTED
 
 
 def redact_headers(items: Iterable[tuple[str, str]]) -> dict[str, str]:
@@ -88,7 +110,7 @@ def redact_query(items: Iterable[tuple[str, str]]) -> dict[str, str | list[str]]
     """Query values by name (a repeated name keeps every value, in order), secrets redacted."""
     query: dict[str, str | list[str]] = {}
     for name, raw in items:
-        value = REDACTED if name.lower() in SECRET_KEYS else redact_text(raw)
+        value = _secret(raw) if name.lower() in SECRET_KEYS else redact_text(raw)
         if name in query:
             held = query[name]
             query[name] = [*held, value] if isinstance(held, list) else [held, value]

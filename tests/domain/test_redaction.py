@@ -53,7 +53,14 @@ def test_secret_keys_are_redacted_at_any_depth_and_null_stays_null() -> None:
     }
     # A null password says something (the contract allows it) and gives nothing away.
     assert redact_value({"password": None}) == {"password": None}
+    # A token under a secret name is still told apart by its fingerprint.
     assert redact_value({"access_token": TOKEN_A}) == {"access_token": fingerprint(TOKEN_A)}
+    assert redact_value({"refresh_token": "opaque"}) == {"refresh_token": REDACTED}
+    assert redact_value({"token": TOKEN_A}) == {"token": fingerprint(TOKEN_A)}
+    # A scenario user's flags and secret, as PUT /service/scenario/ sends them.
+    assert redact_value({"otp": True, "otp_secret": "AYCJPOPR", "code": 200}) == {
+        "otp": True, "otp_secret": REDACTED, "code": 200,
+    }  # fmt: skip
 
 
 def test_headers_are_lower_case_repeated_ones_joined_secrets_redacted() -> None:
@@ -73,8 +80,8 @@ def test_headers_are_lower_case_repeated_ones_joined_secrets_redacted() -> None:
 
 
 def test_query_values_keep_repeats_in_order_and_hide_secrets() -> None:
-    query = redact_query([("a", "1"), ("a", "2"), ("a", "3"), ("code", "42"), ("t", TOKEN_B)])
-    assert query == {"a": ["1", "2", "3"], "code": REDACTED, "t": fingerprint(TOKEN_B)}
+    query = redact_query([("a", "1"), ("a", "2"), ("a", "3"), ("otp_code", "42"), ("t", TOKEN_B)])
+    assert query == {"a": ["1", "2", "3"], "otp_code": REDACTED, "t": fingerprint(TOKEN_B)}
 
 
 def test_a_json_body_is_kept_parsed_and_redacted() -> None:
