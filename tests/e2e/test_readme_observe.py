@@ -11,7 +11,14 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.test_readme import ARGS, USER_INI
-from tests.e2e.test_readme_examples import named_blocks, needs, section, serve, user_env
+from tests.e2e.test_readme_examples import (
+    MOCKAPI,
+    named_blocks,
+    needs,
+    section,
+    serve,
+    user_env,
+)
 
 pytest_plugins = ["pytester"]
 
@@ -33,8 +40,6 @@ def test_the_toml_example_is_a_valid_conformance_section(tmp_path: Path) -> None
     assert found is not None
     scenario = tmp_path / "tuned.toml"
     scenario.write_text(found.group(1), encoding="utf-8")
-    from tests.e2e.test_readme_examples import MOCKAPI
-
     done = subprocess.run(
         [str(MOCKAPI), "scenario", "check", str(scenario)],
         capture_output=True,
