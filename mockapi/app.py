@@ -12,6 +12,7 @@ from aiohttp import web
 
 from mockapi.dashboard.feed import setup_dashboard
 from mockapi.domain.clock import Clock
+from mockapi.domain.coverage import Coverage
 from mockapi.domain.faults import FaultEngine
 from mockapi.domain.journal import Journal
 from mockapi.domain.limits import Limits, resolve
@@ -23,6 +24,7 @@ from mockapi.domain.world import World
 from mockapi.hub.hub import Hub
 from mockapi.keys import (
     CLOCK,
+    COVERAGE,
     FAULTS,
     HUB,
     JOURNAL,
@@ -34,7 +36,7 @@ from mockapi.keys import (
     WATCHER,
 )
 from mockapi.pages.render import setup_pages
-from mockapi.routes import setup_routes
+from mockapi.routes import contract_routes, setup_routes
 from mockapi.settings import Settings
 from mockapi.statemachines.login import build_login_machine
 from mockapi.tls import TlsService, default_tls_dir
@@ -102,7 +104,8 @@ def create_app(
     secret = settings.jwt_secret.encode() if settings.jwt_secret else random_secret()
     tokens = TokenService(secret, clock)
     hub = Hub(max_sockets=limits.max_sockets, max_sockets_per_user=limits.max_sockets_per_user)
-    journal = Journal(clock.time, capacity=limits.max_journal)
+    # The count is a world limit (--max-journal); the size is the journal's own bound.
+    journal = Journal(clock.time, capacity=limits.max_journal, max_bytes=settings.journal_max_bytes)
 
     def deliver(user_id: uuid.UUID, frame: dict[str, Any]) -> None:
         # Every frame sent goes to the journal and to the owner's sockets, in that order.
@@ -139,6 +142,15 @@ def create_app(
         )
         tls.select(runtime.scenario.tls.certificate, "scenario")
 
+    login_machine = build_login_machine()
+    # Counted from the machines' own hook, the answers (the middleware) and the journal's
+    # fault entries; a reset starts it over.
+    coverage = Coverage()
+    coverage.watch("login", login_machine)
+    coverage.watch("connection", runtime.connection_machine)
+    coverage.watch("task", runtime.task_machine)
+    journal.observers.append(coverage.note_entry)
+
     def restore() -> None:
         # What a reset restores, the one place that says it: the runtime has just rebuilt the
         # world, tasks, tokens and clock from the scenario (Runtime.reset); the scenario's
@@ -149,6 +161,7 @@ def create_app(
         journal.clear()
         if tls is not None:
             tls.select(runtime.scenario.tls.certificate, "scenario")
+        coverage.clear()
 
     runtime.on_reset.add(restore)
 
@@ -164,7 +177,8 @@ def create_app(
     app[JOURNAL] = journal
     app[FAULTS] = faults
     app[STALLS] = stalls
-    app[LOGIN_MACHINE] = build_login_machine()
+    app[LOGIN_MACHINE] = login_machine
+    app[COVERAGE] = coverage
     if tls is not None:
         app[TLS] = tls
     # Pages (dashboard, docs, ADFS sign-in) render from the package's templates, autoescape
@@ -180,4 +194,5 @@ def create_app(
     setup_dashboard(app)
     setup_metrics(app)
     setup_routes(app)
+    coverage.expect_routes(contract_routes())
     return app

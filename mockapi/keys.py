@@ -14,6 +14,7 @@ from aiohttp import web
 from transitions import Machine
 
 from mockapi.domain.clock import Clock
+from mockapi.domain.coverage import Coverage
 from mockapi.domain.faults import FaultEngine
 from mockapi.domain.journal import Journal
 from mockapi.domain.runtime import Runtime
@@ -37,3 +38,5 @@ WATCHER = web.AppKey("watcher", ScenarioWatcher)
 FAULTS = web.AppKey("faults", FaultEngine)
 #: Present only with ``--tls``: the certificate shown and the CA file.
 TLS = web.AppKey("tls", TlsService)
+#: What the suite reached since the last reset: transitions, error answers, routes, faults.
+COVERAGE = web.AppKey("coverage", Coverage)

@@ -29,6 +29,7 @@ from mockapi.domain.errors import (
 )
 from mockapi.domain.faultspec import FaultBody, FaultList, FaultSpec
 from mockapi.domain.scenario import Scenario
+from mockapi.domain.verify import Verification
 from mockapi.web import control, original
 from mockapi.web.api import meta, mfa, pools, tasks, users
 from mockapi.web.api import websocket as ws
@@ -36,11 +37,14 @@ from mockapi.web.bodies import (
     AppError,
     ClientIdPath,
     ClockView,
+    ConformanceBody,
+    CoverageBody,
     HealthBody,
     HttpDetail,
     IssuedToken,
     JournalPage,
     MachineBody,
+    NotVerified,
     PoolList,
     PoolsPage,
     ResetBody,
@@ -51,6 +55,7 @@ from mockapi.web.bodies import (
     TaskDoneBody,
     TlsView,
     TokenBody,
+    Verified,
     VersionBody,
 )
 from mockapi.web.metrics import metrics_page
@@ -60,6 +65,7 @@ from mockapi.web.route import (
     Auth,
     Route,
     body,
+    documented_answers,
     empty,
     errors,
     page,
@@ -236,6 +242,13 @@ ROUTES: tuple[Route, ...] = (
           "control", query=control.JournalQuery, responses={200: body(JournalPage)}),
     Route("DELETE", "/service/journal/", control.clear_journal, "service-journal-clear",
           "Clear the journal", "control", responses={204: empty("Cleared.")}),
+    Route("GET", "/service/coverage/", control.get_coverage, "service-coverage",
+          "Coverage of the contract", "control", responses={200: body(CoverageBody)}),
+    Route("GET", "/service/conformance/", control.get_conformance, "service-conformance",
+          "Client conformance", "control", responses={200: body(ConformanceBody)}),
+    Route("POST", "/service/verify/", control.verify_requests, "service-verify",
+          "Verify what the client sent", "control", body=Verification,
+          responses={200: body(Verified), 409: body(NotVerified, "The expectation fails.")}),
     # -- /service/: faults -----------------------------------------------------------
     Route("GET", "/service/faults/", control.list_faults, "service-faults", "The faults",
           "control", responses={200: body(FaultList)}),
@@ -319,6 +332,19 @@ ROUTES: tuple[Route, ...] = (
           validated=False,
           responses={200: Answer("The file.", media=dashboard.FILES.media)}),
 )  # fmt: skip
+
+
+#: The tags of the routes the contract defines (CONTRACT §2, §9): what coverage counts.
+CONTRACT_TAGS = frozenset({"meta", "users", "mfa", "pools", "tasks", "service"})
+
+
+def contract_routes() -> list[tuple[str, str, list[int]]]:
+    """Each route of the contract with the statuses it documents, for the coverage."""
+    return [
+        (route.method, route.path, list(documented_answers(route)))
+        for route in ROUTES
+        if route.tag in CONTRACT_TAGS
+    ]
 
 
 def setup_routes(app: web.Application) -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from mockapi.domain.journal import DEFAULT_MAX_BYTES
 from mockapi.domain.limits import LIMITS
 
 DEFAULT_HOST = "127.0.0.1"
@@ -16,6 +17,11 @@ DEFAULT_PORT = 8000
 #: timeout of 3630 s, counted from the connect, which a client dribbling a request line never
 #: resets; 5 s is the keep-alive timeout of uvicorn, which the original ran on.
 DEFAULT_IDLE_TIMEOUT_S = 5.0
+
+
+#: The journal keeps about this many bytes of entries (the oldest go first, counted as
+#: ``dropped``); how many it keeps is the world limit ``max_journal``.
+DEFAULT_JOURNAL_BYTES = DEFAULT_MAX_BYTES
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +68,8 @@ class Settings:
     max_journal: int | None = None
     max_sockets_per_user: int | None = None
     max_sockets: int | None = None
+    #: The journal's size bound (its count is the world limit ``max_journal``).
+    journal_max_bytes: int = DEFAULT_JOURNAL_BYTES
 
     def given_limits(self) -> dict[str, int | None]:
         """Every limit key with the value given on the command line (None: not given)."""

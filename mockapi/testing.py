@@ -44,7 +44,8 @@ import pytest
 from aiohttp import web
 
 from mockapi.app import create_app
-from mockapi.client import AsyncClient, Client, Refused
+from mockapi.client import AsyncClient, Client, ControlError, NotVerified, Refused
+from mockapi.client.core import nonconformance
 from mockapi.domain.certificates import CertificateName
 from mockapi.domain.scenario import Scenario, default_scenario_path, load_scenario
 from mockapi.keys import TLS
@@ -271,6 +272,21 @@ def _as_assertion() -> Iterator[None]:
         raise AssertionError(f"{exc.method} {exc.path} → {exc.status}: {exc.body}") from None
 
 
+@contextlib.contextmanager
+def _verification() -> Iterator[None]:
+    """A failed verification fails the test with the server's explanation."""
+    try:
+        yield
+    except NotVerified as exc:
+        raise AssertionError(str(exc)) from None
+
+
+def _assert_conformant(rules: list[dict[str, Any]]) -> None:
+    problem = nonconformance(rules)
+    if problem is not None:
+        raise AssertionError(problem)
+
+
 @dataclass
 class _Handle:
     """What both faces share: where the server is and the world it plays."""
@@ -361,6 +377,28 @@ class MockApi(_Handle):
         """Journal entries after ``since``, oldest first."""
         async with self._client() as ctl:
             return list((await ctl.journal(since))["entries"])
+
+    async def verify(self, request: Mapping[str, Any], **expect: Any) -> list[dict[str, Any]]:
+        """The journal entries ``request`` matches when the expectation (``exactly``,
+        ``at_least``, ``at_most``, ``within_s``, ``after``) holds; else the test fails with
+        the server's explanation: the closest requests and what differed."""
+        async with self._client() as ctl:
+            with _verification():
+                return await ctl.verify(request, **expect)
+
+    async def coverage(self) -> dict[str, Any]:
+        """What this test reached so far: ``GET /service/coverage/``."""
+        async with self._client() as ctl:
+            return await ctl.coverage()
+
+    async def conformance(self) -> list[dict[str, Any]]:
+        """Each client rule with its status, evidence and detail."""
+        async with self._client() as ctl:
+            return await ctl.conformance()
+
+    async def assert_conformant(self) -> None:
+        """Fail the test when the client broke a rule, naming each with its evidence."""
+        _assert_conformant(await self.conformance())
 
     async def reset(self) -> None:
         """Back to the scenario's initial state."""
@@ -453,6 +491,23 @@ class SyncMockApi(_Handle):
         with self._client() as ctl:
             return list(ctl.journal(since)["entries"])
 
+    def verify(self, request: Mapping[str, Any], **expect: Any) -> list[dict[str, Any]]:
+        """As :meth:`MockApi.verify`."""
+        with self._client() as ctl, _verification():
+            return ctl.verify(request, **expect)
+
+    def coverage(self) -> dict[str, Any]:
+        with self._client() as ctl:
+            return ctl.coverage()
+
+    def conformance(self) -> list[dict[str, Any]]:
+        with self._client() as ctl:
+            return ctl.conformance()
+
+    def assert_conformant(self) -> None:
+        """As :meth:`MockApi.assert_conformant`."""
+        _assert_conformant(self.conformance())
+
     def reset(self) -> None:
         with self._client() as ctl:
             ctl.reset()
@@ -491,7 +546,20 @@ class SyncMockApi(_Handle):
             socket.close()
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("mockapi")
+    group.addoption(
+        "--mockapi-cov-fail-under",
+        type=float,
+        default=None,
+        metavar="PERCENT",
+        help="fail the session when the state-machine transitions its tests reached (summed "
+        "over the tests that used the mockapi fixture) are below PERCENT of all",
+    )
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    config.stash[SESSION_COVERAGE] = SessionCoverage()
     config.addinivalue_line(
         "markers",
         "mockapi(scenario=None, seed=None, tls=False): the scenario (path, shipped name or "
@@ -516,14 +584,115 @@ def mockapi(request: pytest.FixtureRequest) -> Iterator[MockApi | SyncMockApi]:
     server.start_and_wait()
     face = MockApi if inspect.iscoroutinefunction(request.function) else SyncMockApi
     try:
+        handle: MockApi | SyncMockApi
         if server.ca_file is None:
-            yield face(url=f"http://127.0.0.1:{server.port}", scenario=scenario)
+            handle = face(url=f"http://127.0.0.1:{server.port}", scenario=scenario)
         else:
-            yield face(
+            handle = face(
                 url=f"https://127.0.0.1:{server.port}",
                 scenario=scenario,
                 ca_file=server.ca_file,
                 ssl_context=client_context(server.ca_file),
             )
+        yield handle
+        session = request.config.stash[SESSION_COVERAGE]
+        try:
+            with Client(handle.url, ssl_context=handle._own_tls) as ctl:
+                session.add(ctl.coverage())
+        except ControlError as exc:  # the summary says how many tests it could not read
+            session.unread.append(f"{request.node.nodeid}: {exc}")
     finally:
         server.stop()
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config
+) -> None:
+    """The session's coverage of the state machines, as pytest-cov prints its own."""
+    coverage = config.stash[SESSION_COVERAGE]
+    if not coverage.tests and not coverage.unread:
+        return
+    terminalreporter.write_sep("-", "mockapi coverage: state-machine transitions")
+    for line in coverage.report():
+        terminalreporter.write_line(line)
+    threshold = config.getoption("--mockapi-cov-fail-under")
+    if threshold is not None:
+        percent = coverage.percent()
+        if percent < threshold:
+            terminalreporter.write_line(
+                f"FAIL Required mockapi coverage of {threshold:g}% not reached. "
+                f"Total coverage: {percent:.2f}%",
+                red=True,
+            )
+        else:
+            terminalreporter.write_line(
+                f"Required mockapi coverage of {threshold:g}% reached. "
+                f"Total coverage: {percent:.2f}%",
+                green=True,
+            )
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Below ``--mockapi-cov-fail-under``, a session that passed fails (as pytest-cov does)."""
+    config = session.config
+    threshold = config.getoption("--mockapi-cov-fail-under")
+    coverage = config.stash[SESSION_COVERAGE]
+    if threshold is None or not coverage.tests or session.exitstatus != pytest.ExitCode.OK:
+        return
+    if coverage.percent() < threshold:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+class SessionCoverage:
+    """The transitions each test reached, summed over a session (each test has a server of
+    its own, so each starts from nothing)."""
+
+    def __init__(self) -> None:
+        self.tests = 0
+        #: The tests whose coverage could not be read, with why (their server was gone).
+        self.unread: list[str] = []
+        #: machine -> (trigger, source, dest, guard) -> times taken, in the tables' order.
+        self.machines: dict[str, dict[tuple[str, str, str, str | None], int]] = {}
+
+    def add(self, answer: Mapping[str, Any]) -> None:
+        """Add one test's ``GET /service/coverage/`` answer."""
+        self.tests += 1
+        for name, machine in answer["machines"].items():
+            rows = self.machines.setdefault(name, {})
+            for row in machine["transitions"]:
+                key = (row["trigger"], row["source"], row["dest"], row.get("guard"))
+                rows[key] = rows.get(key, 0) + int(row["count"])
+
+    def percent(self) -> float:
+        """Covered transitions of all three machines, in percent of all of them."""
+        total = sum(len(rows) for rows in self.machines.values())
+        covered = sum(1 for rows in self.machines.values() for n in rows.values() if n)
+        return 100.0 * covered / total if total else 100.0
+
+    def report(self) -> list[str]:
+        """Per machine covered/total and percent, then the transitions never taken."""
+        lines = [f"{'machine':<12}{'covered':>8}{'total':>7}{'cover':>8}"]
+        for name, rows in self.machines.items():
+            covered = sum(1 for n in rows.values() if n)
+            percent = 100.0 * covered / len(rows) if rows else 100.0
+            lines.append(f"{name:<12}{covered:>8}{len(rows):>7}{percent:>7.0f}%")
+        total = sum(len(rows) for rows in self.machines.values())
+        covered = sum(1 for rows in self.machines.values() for n in rows.values() if n)
+        lines.append(f"{'TOTAL':<12}{covered:>8}{total:>7}{self.percent():>7.0f}%")
+        missed = [
+            (name, key) for name, rows in self.machines.items() for key, n in rows.items() if not n
+        ]
+        if missed:
+            lines.append("never taken:")
+        for name, (trigger, source, dest, guard) in missed:
+            when = f" [{guard}]" if guard else ""
+            lines.append(f"  {name}: {source} --{trigger}{when}--> {dest}")
+        if self.unread:
+            lines.append(f"not counted ({len(self.unread)} test(s) whose coverage was unreadable):")
+            lines.extend(f"  {line}" for line in self.unread)
+        return lines
+
+
+#: The session's coverage, kept on the config between the fixture and the summary.
+SESSION_COVERAGE = pytest.StashKey[SessionCoverage]()

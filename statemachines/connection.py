@@ -86,6 +86,9 @@ STATES = [state.value for state in ConnectionState]
 #: A state by its name, without a call of the enum machinery on every read.
 STATE_OF = {state.value: state for state in ConnectionState}
 INITIAL = S.NO_MACHINE.value
+#: The machine is drawn top to bottom: its chain of states left to right is twice as wide as
+#: a page's column, and shrunk to fit it was unreadable.
+DIAGRAM_DIRECTION = "TB"
 
 TRANSITIONS: list[dict[str, Any]] = [
     {

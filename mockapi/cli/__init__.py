@@ -1,9 +1,9 @@
 """The ``mockapi`` command (also ``python -m mockapi``): serve, or run one of the tools.
 
-``mockapi [options]`` serves (:mod:`mockapi.cli.serve`); ``mockapi scenario ...`` and
-``mockapi diagrams ...`` are tools, and ``mockapi ctl ...`` steers a running server
-(:mod:`mockapi.cli.ctl`). Each sub-command's module is imported only when it is
-asked for, so a tool does not pay for the server's imports.
+``mockapi [options]`` serves (:mod:`mockapi.cli.serve`); ``mockapi scenario ...``,
+``mockapi diagrams ...`` and ``mockapi coverage ...`` are tools, and ``mockapi ctl ...``
+steers a running server (:mod:`mockapi.cli.ctl`). Each sub-command's module is imported
+only when it is asked for, so a tool does not pay for the server's imports.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ TOOLS = {
     "proxy": "mockapi.cli.proxy",
     "capture": "mockapi.cli.capture",
     "drift": "mockapi.cli.drift",
+    "coverage": "mockapi.cli.coverage",
 }
 
 

@@ -37,6 +37,7 @@ from mockapi.cli.args import (
     options,
     port_number,
     positive_float,
+    positive_int,
     prog_name,
     whole_number,
 )
@@ -47,6 +48,7 @@ from mockapi.keys import CLOCK, RUNTIME, TLS
 from mockapi.settings import (
     DEFAULT_HOST,
     DEFAULT_IDLE_TIMEOUT_S,
+    DEFAULT_JOURNAL_BYTES,
     DEFAULT_PORT,
     Settings,
     is_loopback,
@@ -186,6 +188,13 @@ def serve_parser() -> Parser:
         help="mutual TLS: require a client certificate signed by this CA (PEM); needs --tls",
     )
     parser.add_argument(
+        "--journal-max-bytes",
+        type=positive_int,
+        metavar="N",
+        help="keep journal entries of about N bytes of JSON in all, the oldest dropped first "
+        f"(default {DEFAULT_JOURNAL_BYTES})",
+    )
+    parser.add_argument(
         "--ready-file",
         type=Path,
         metavar="PATH",
@@ -313,6 +322,7 @@ def settings_from_args(argv: Sequence[str], environ: Mapping[str, str] | None = 
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
         tls_client_ca=args.tls_client_ca,
+        journal_max_bytes=args.journal_max_bytes or DEFAULT_JOURNAL_BYTES,
     )
 
 

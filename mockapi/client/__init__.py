@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from mockapi.client.core import (
     BadAnswer,
     ControlError,
+    NotVerified,
     Refused,
     Unreachable,
     WaitFailed,
@@ -36,6 +37,7 @@ __all__ = [
     "BadAnswer",
     "Client",
     "ControlError",
+    "NotVerified",
     "Refused",
     "Unreachable",
     "WaitFailed",

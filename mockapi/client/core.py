@@ -86,6 +86,39 @@ class Refused(ControlError):
         self.body = body
 
 
+class NotVerified(ControlError):
+    """A verification whose expectation failed; the message explains it as the server did
+    (what was expected and found, the closest requests and what differed), and ``answer`` is
+    the server's whole answer (``message``, ``matches``, ``near_misses``)."""
+
+    def __init__(self, answer: Mapping[str, Any]) -> None:
+        super().__init__(explain(answer))
+        self.answer = dict(answer)
+
+
+def explain(answer: Mapping[str, Any]) -> str:
+    """A failed verification in words: the message, then each near miss with its differences."""
+    lines = [str(answer.get("message", "the expectation failed"))]
+    matches = answer.get("matches") or []
+    if matches:
+        lines.append("matched: " + ", ".join(_request_line(entry) for entry in matches))
+    near = answer.get("near_misses") or []
+    if near:
+        lines.append("closest requests:")
+    for miss in near:
+        lines.append(f"  {_request_line(miss.get('entry', {}))}")
+        for diff in miss.get("differences", []):
+            lines.append(
+                f"    {diff.get('field')}: expected {json.dumps(diff.get('expected'))},"
+                f" got {json.dumps(diff.get('actual'))}"
+            )
+    return "\n".join(lines)
+
+
+def _request_line(entry: Mapping[str, Any]) -> str:
+    return f"#{entry.get('seq')} {entry.get('method')} {entry.get('path')} -> {entry.get('status')}"
+
+
 class WaitFailed(ControlError):
     """A wait ended without its condition (it can no longer come true, or time ran out)."""
 
@@ -352,6 +385,69 @@ def set_tls(certificate: str) -> Call[dict[str, Any]]:
 def all_tasks() -> Call[list[dict[str, Any]]]:
     """``GET /service/all-tasks/``: every task, each with its ``user_id``."""
     return Call("GET", "/service/all-tasks/", list)
+
+
+def get_coverage() -> Call[dict[str, Any]]:
+    """``GET /service/coverage/``: machines, errors, routes and faults reached since the reset."""
+    return Call("GET", "/service/coverage/", dict)
+
+
+def get_conformance() -> Call[list[dict[str, Any]]]:
+    """``GET /service/conformance/``: each client rule with its status, evidence and detail."""
+    return Call("GET", "/service/conformance/", lambda data: list(data["rules"]))
+
+
+def nonconformance(rules: list[dict[str, Any]]) -> str | None:
+    """The failed rules in words (one line each, with their evidence), or None if none."""
+    failed = [rule for rule in rules if rule.get("status") == "fail"]
+    if not failed:
+        return None
+    lines = [f"{len(failed)} client rule(s) failed:"]
+    for rule in failed:
+        evidence = ", ".join(f"#{seq}" for seq in rule.get("evidence", []))
+        lines.append(f"  {rule.get('id')}: {rule.get('detail')} (journal {evidence})")
+    return "\n".join(lines)
+
+
+def _verified(data: Any) -> list[dict[str, Any]]:
+    if "near_misses" in data:  # the 409's answer
+        raise NotVerified(data)
+    return list(data["matches"])
+
+
+def verify(
+    request: Mapping[str, Any],
+    *,
+    exactly: int | None = None,
+    at_least: int | None = None,
+    at_most: int | None = None,
+    within_s: float | None = None,
+    after: Mapping[str, Any] | None = None,
+) -> Call[list[dict[str, Any]]]:
+    """``POST /service/verify/``: the matches, or :class:`NotVerified` explaining why not.
+
+    ``request`` and ``after`` are matchers (``method``, ``path`` pattern, ``user``, ``body``
+    subset, ``headers``, ``query``); give at most one count (default: at least one).
+    """
+    counts = {"exactly": exactly, "at_least": at_least, "at_most": at_most}
+    given = {name: value for name, value in counts.items() if value is not None}
+    if len(given) > 1:
+        raise ValueError(f"give one count, not {' and '.join(given)}")
+    body: dict[str, Any] = {"request": dict(request)}
+    if given:
+        body["count"] = given
+    if within_s is not None:
+        body["within_s"] = within_s
+    if after is not None:
+        body["after"] = dict(after)
+    return Call(
+        "POST",
+        "/service/verify/",
+        _verified,
+        _json_body(body),
+        "application/json",
+        ok=frozenset({200, 409}),
+    )
 
 
 def login(username: str, password: str | None, otp: str | None = None) -> Call[str]:

@@ -198,6 +198,38 @@ class Client:
         """Show certificate ``name`` (``valid``, ``expired``, ...) to new connections."""
         return self.send(core.set_tls(name))
 
+    def coverage(self) -> dict[str, Any]:
+        """What the suite reached since the last reset: ``{"machines", "errors", "routes",
+        "faults"}``."""
+        return self.send(core.get_coverage())
+
+    def verify(
+        self,
+        request: Mapping[str, Any],
+        *,
+        exactly: int | None = None,
+        at_least: int | None = None,
+        at_most: int | None = None,
+        within_s: float | None = None,
+        after: Mapping[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        """The journal entries ``request`` matches when the expectation holds; else raises
+        :class:`~mockapi.client.core.NotVerified` with the server's explanation."""
+        return self.send(
+            core.verify(
+                request,
+                exactly=exactly,
+                at_least=at_least,
+                at_most=at_most,
+                within_s=within_s,
+                after=after,
+            )
+        )
+
+    def conformance(self) -> list[dict[str, Any]]:
+        """Each client rule: ``{"id", "status", "evidence", "detail"}``."""
+        return self.send(core.get_conformance())
+
     def tasks(self) -> list[dict[str, Any]]:
         """Every task, each with its ``user_id``."""
         return self.send(core.all_tasks())

@@ -39,13 +39,15 @@ from aiohttp import WSCloseCode, web
 from pydantic import ConfigDict, Field
 
 from mockapi.domain.clock import Clock, iso_z
+from mockapi.domain.coverage import Coverage
+from mockapi.domain.coverage import mermaid as coverage_mermaid
 from mockapi.domain.journal import iso_time
 from mockapi.domain.lazymodel import DeferredModel
 from mockapi.domain.runtime import Runtime
 from mockapi.domain.world import World
 from mockapi.hub.hub import Hub
 from mockapi.jsonfmt import dumps
-from mockapi.keys import CLOCK, HUB, RUNTIME
+from mockapi.keys import CLOCK, COVERAGE, HUB, RUNTIME
 from mockapi.statemachines import connection as connection_machine
 from mockapi.statemachines import task as task_machine
 
@@ -93,6 +95,8 @@ class View(DeferredModel):
     offset: Annotated[int, Field(ge=0, le=10_000_000)] = 0
     limit: Annotated[int, Field(ge=1, le=MAX_USERS)] = DEFAULT_USERS
     tasks: Annotated[int, Field(ge=1, le=MAX_TASKS)] = DEFAULT_TASKS
+    #: What the diagrams show: the states in use, or the transitions covered since the reset.
+    paint: Literal["states", "coverage"] = "states"
 
 
 class ViewMessage(DeferredModel):
@@ -373,8 +377,9 @@ class Viewer:
     ws: web.WebSocketResponse
     view: View
     wake: asyncio.Event = field(default_factory=asyncio.Event)
-    #: The marks of each diagram as last sent: a diagram's text goes out only when they change.
-    marks_sent: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: The marks of each diagram as last sent (the states in use, or the coverage counts): a
+    #: diagram's text goes out only when they change.
+    marks_sent: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     #: A message about the page's last request, sent with the next snapshot.
     notice: str | None = None
 
@@ -382,8 +387,11 @@ class Viewer:
 class Feed:
     """Every open dashboard page, and the snapshots they are sent."""
 
-    def __init__(self, runtime: Runtime, hub: Hub, clock: Clock) -> None:
+    def __init__(
+        self, runtime: Runtime, hub: Hub, clock: Clock, coverage: Coverage | None = None
+    ) -> None:
         self.runtime = runtime
+        self.coverage = coverage
         self.hub = hub
         self.clock = clock
         self.viewers: set[Viewer] = set()
@@ -414,12 +422,25 @@ class Feed:
         """``viewer``'s next message: the snapshot, with the diagrams whose marks changed."""
         snapshot = self.snapshot(viewer.view)
         diagrams = {}
+        covered = self.coverage.machines if self.coverage is not None else {}
+        painted = viewer.view.paint == "coverage" and bool(covered)
         for name, machine in snapshot["machines"].items():
-            marks = tuple(machine["marked"])
-            if viewer.marks_sent.get(name) != marks:
-                diagrams[name] = marked_mermaid(name, marks)
-                viewer.marks_sent[name] = marks
+            if painted and name in covered:
+                view = covered[name].view()
+                marks: tuple[Any, ...] = ("coverage", *covered[name].counts)
+                if viewer.marks_sent.get(name) != marks:
+                    diagrams[name] = coverage_mermaid(name, view)
+            else:
+                marks = tuple(machine["marked"])
+                if viewer.marks_sent.get(name) != marks:
+                    diagrams[name] = marked_mermaid(name, marks)
+            viewer.marks_sent[name] = marks
         message = {**snapshot, "generation": self.generation, "viewers": len(self.viewers)}
+        # Read at each message, not with the cached snapshot: a login moves it too.
+        message["coverage"] = {
+            name: {"covered": sum(1 for n in m.counts if n), "total": len(m.counts)}
+            for name, m in covered.items()
+        }
         if diagrams:
             message["diagrams"] = diagrams
         if viewer.notice is not None:
@@ -479,7 +500,7 @@ DASHBOARD: web.AppKey[Feed] = web.AppKey("dashboard")
 
 def setup_dashboard(app: web.Application) -> Feed:
     """Create the feed, subscribe it to every change point, close its pages on shutdown."""
-    feed = Feed(app[RUNTIME], app[HUB], app[CLOCK])
+    feed = Feed(app[RUNTIME], app[HUB], app[CLOCK], app[COVERAGE])
     app[DASHBOARD] = feed
     for listeners in (app[RUNTIME].listeners, app[HUB].listeners, app[CLOCK].listeners):
         listeners.add(feed.changed)

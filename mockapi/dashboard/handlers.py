@@ -166,6 +166,7 @@ async def page(request: web.Request) -> web.Response:
         "feed": str(router["dashboard-feed"].url_for()),
         "clock": str(router["service-clock-set"].url_for()),
         "reset": str(router["service-reset"].url_for()),
+        "conformance": str(router["service-conformance"].url_for()),
         "force": str(router["service-task-force"].url_for(id="TASK_ID")),
         "token_required": protected,
         "token_header": SERVICE_TOKEN_HEADER,

@@ -1,20 +1,36 @@
-"""The request journal: what the server answered and pushed, for tests to inspect.
+"""The journal: the whole exchange between the clients and the server, for tests to inspect.
 
-Bounded: the oldest entries go first, and a reader learns how many it missed (``dropped``)
-instead of silently getting a gap.
+What each request sent (headers, query, body; :mod:`mockapi.domain.redaction` takes the
+secrets out) and what it was answered, every frame pushed, every message a client sent on
+its socket, the sockets' opening and closing, and every fault that fired.
+
+Bounded by count and by size: the oldest entries go first, and a reader learns how many it
+missed (``dropped``) instead of silently getting a gap.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 from mockapi.domain.clock import iso_z
+from mockapi.domain.redaction import (
+    MAX_BODY_BYTES,
+    read_body,
+    redact_headers,
+    redact_query,
+    redact_text,
+)
 
 DEFAULT_CAPACITY = 10_000
+#: The most the entries may hold together, as the JSON text they are read as (estimated
+#: from the text they hold, not serialised on every request).
+DEFAULT_MAX_BYTES = 32 * 1024 * 1024
+#: What an entry costs beyond the text of its fields: its keys, numbers and punctuation.
+ENTRY_OVERHEAD = 96
 
 
 def iso_time(seconds: float) -> str:
@@ -22,57 +38,156 @@ def iso_time(seconds: float) -> str:
     return iso_z(datetime.fromtimestamp(seconds, UTC))
 
 
+def _text_size(value: Any) -> int:
+    """The length of ``value`` as JSON, near enough to bound memory by."""
+    if value is None:
+        return 4
+    if isinstance(value, str):
+        return len(value) + 2
+    if isinstance(value, dict):
+        return 2 + sum(len(str(key)) + 4 + _text_size(item) for key, item in value.items())
+    if isinstance(value, list):
+        return 2 + sum(_text_size(item) + 1 for item in value)
+    return 8
+
+
 class Journal:
-    """A bounded, sequence-numbered log of HTTP answers, WebSocket frames and faults."""
+    """A bounded, sequence-numbered log of the exchange: requests and their answers, frames,
+    socket events and messages, and faults."""
 
     def __init__(
         self,
         clock: Callable[[], float],
         capacity: int = DEFAULT_CAPACITY,
         time_format: Callable[[float], str] = iso_time,
+        max_bytes: int = DEFAULT_MAX_BYTES,
     ) -> None:
         # Entries keep the clock's float and are formatted when read: formatting on every
         # request cost more than the rest of the journal.
         self._clock = clock
         self._time_format = time_format
-        self._entries: deque[dict[str, Any]] = deque(maxlen=capacity)
+        self.capacity = capacity
+        self.max_bytes = max_bytes
+        self._entries: deque[dict[str, Any]] = deque()
+        #: The estimated size of each entry, beside it; ``size`` is their sum.
+        self._sizes: deque[int] = deque()
+        self.size = 0
         self._seq = itertools.count(1)
         self.last_seq = 0
         #: The last sequence number a :meth:`clear` forgot: entries up to it were cleared on
         #: purpose, so they never count as ``dropped`` (only the bound's losses do).
         self._cleared_through = 0
+        #: Told of every entry as it is made (the coverage counters); never of a clear.
+        self.observers: list[Callable[[dict[str, Any]], None]] = []
+
+    def _keep(self, entry: dict[str, Any], size: int) -> None:
+        """Add ``entry``, then drop the oldest while the count or the size is over its bound.
+
+        The newest entry always stays, however large: a body is cut to ``MAX_BODY_BYTES``
+        before it gets here, so one entry never holds more than about that.
+        """
+        entries, sizes = self._entries, self._sizes
+        entries.append(entry)
+        sizes.append(size)
+        self.size += size
+        while len(entries) > 1 and (len(entries) > self.capacity or self.size > self.max_bytes):
+            entries.popleft()
+            self.size -= sizes.popleft()
+        for observer in self.observers:
+            observer(entry)
 
     def _append(self, entry: dict[str, Any]) -> dict[str, Any]:
         self.last_seq = next(self._seq)
         full = {"seq": self.last_seq, "time": self._clock(), **entry}
-        self._entries.append(full)
+        self._keep(full, ENTRY_OVERHEAD + _text_size(entry))
         return full
 
-    # The two entries of every request and every task change, built in one dict each (the
-    # same keys in the same order as ``_append`` makes).
-    def record_http(self, method: str, path: str, status: int, user: str | None) -> None:
+    def record_http(
+        self,
+        method: str,
+        path: str,
+        status: int | None,
+        user: str | None,
+        request: RequestSide | None = None,
+        **extra: Any,
+    ) -> None:
+        """One answered request: what was asked, by whom, and the status it got."""
         self.last_seq = seq = next(self._seq)
-        self._entries.append(
-            {
-                "seq": seq,
-                "time": self._clock(),
-                "kind": "http",
-                "method": method,
-                "path": path,
-                "status": status,
-                "user": user,
-            }
-        )
+        entry: dict[str, Any] = {
+            "seq": seq,
+            "time": self._clock(),
+            "kind": "http",
+            "method": method,
+            "path": path,
+            "status": status,
+            "user": user,
+        }
+        size = ENTRY_OVERHEAD + len(path)
+        if request is not None:
+            entry["query"] = request.query
+            entry["headers"] = request.headers
+            entry["body"] = request.body
+            if request.omitted is not None:
+                entry["body_omitted"] = request.omitted
+            size += request.size
+        if extra:
+            entry.update(extra)
+            size += _text_size(extra)
+        self._keep(entry, size)
 
     def record_ws(self, user: str | None, frame: dict[str, Any]) -> None:
+        """A frame the server pushed to the sockets of ``user``."""
         self.last_seq = seq = next(self._seq)
-        self._entries.append(
-            {"seq": seq, "time": self._clock(), "kind": "ws", "user": user, "frame": frame}
+        self._keep(
+            {"seq": seq, "time": self._clock(), "kind": "ws", "user": user, "frame": frame},
+            ENTRY_OVERHEAD + _text_size(frame),
+        )
+
+    def record_ws_open(self, user: str | None, client_id: str) -> int:
+        """A socket of ``user`` opened; its sequence number names the socket from then on."""
+        self.last_seq = socket = next(self._seq)
+        entry = {"kind": "ws_open", "user": user, "socket": socket, "client_id": client_id}
+        self._keep(
+            {"seq": socket, "time": self._clock(), **entry}, ENTRY_OVERHEAD + _text_size(entry)
+        )
+        return socket
+
+    def record_ws_message(self, user: str | None, socket: int, data: str | bytes) -> None:
+        """What a client sent on its socket: text with its JWTs fingerprinted and cut to
+        ``MAX_BODY_BYTES``; of a binary message only its size."""
+        entry: dict[str, Any] = {"kind": "ws_message", "user": user, "socket": socket}
+        if isinstance(data, bytes):
+            entry["binary_bytes"] = len(data)
+        else:
+            entry["text"] = redact_text(data[:MAX_BODY_BYTES])
+            if len(data) > MAX_BODY_BYTES:
+                entry["text_chars"] = len(data)
+        self._append(entry)
+
+    def record_ws_close(
+        self, user: str | None, socket: int, code: int | None, closed_by: str
+    ) -> None:
+        """A socket closed: its close code and who closed it (``server`` or ``client``)."""
+        self._append(
+            {"kind": "ws_close", "user": user, "socket": socket, "code": code, "by": closed_by}
         )
 
     def record(self, kind: str, **fields: Any) -> None:
         """Any other entry kind (a fault, ...)."""
         self._append({"kind": kind, **fields})
+
+    def entries(self) -> list[dict[str, Any]]:
+        """The entries held, oldest first, times as the clock's numbers (for the domain's
+        own readers: verification, coverage)."""
+        return list(self._entries)
+
+    def formatted(self, entry: dict[str, Any]) -> dict[str, Any]:
+        """``entry`` as readers get it: its time written as the API writes times."""
+        return {**entry, "time": self._time_format(entry["time"])}
+
+    def format_time(self, seconds: float) -> str:
+        """A clock time as entries show it."""
+        return self._time_format(seconds)
 
     def since(self, seq: int = 0) -> tuple[list[dict[str, Any]], int]:
         """Entries after ``seq``, oldest first, and how many of those the bound dropped."""
@@ -92,4 +207,44 @@ class Journal:
     def clear(self) -> None:
         """Forget every entry; sequence numbers keep growing so readers never see a reuse."""
         self._entries.clear()
+        self._sizes.clear()
+        self.size = 0
         self._cleared_through = self.last_seq
+
+
+class RequestSide:
+    """What a request sent, as the journal keeps it (see :func:`request_side`)."""
+
+    __slots__ = ("body", "headers", "omitted", "query", "size")
+
+    def __init__(
+        self,
+        query: dict[str, Any],
+        headers: dict[str, str],
+        body: Any,
+        omitted: dict[str, Any] | None,
+    ) -> None:
+        self.query = query
+        self.headers = headers
+        self.body = body
+        self.omitted = omitted
+        # Most requests have a few headers and neither query nor body: no generic walk.
+        size = sum(len(name) + len(value) + 6 for name, value in headers.items()) + 2
+        if query:
+            size += _text_size(query)
+        if body is not None:
+            size += _text_size(body)
+        self.size = size
+
+
+def request_side(
+    query: Iterable[tuple[str, str]],
+    headers: Iterable[tuple[str, str]],
+    media: str,
+    raw: bytes,
+    declared: int | None = None,
+) -> RequestSide:
+    """The journal's record of a request's query and headers (pairs) and body, redacted;
+    ``declared`` is the size of a body that was not read (see :func:`read_body`)."""
+    body, omitted = read_body(media, raw, declared) if raw or declared else (None, None)
+    return RequestSide(redact_query(query), redact_headers(headers), body, omitted)

@@ -29,6 +29,7 @@ from pydantic import (
 )
 
 from mockapi.domain.certificates import VALID, CertificateName
+from mockapi.domain.conformance import ConformanceSection
 from mockapi.domain.faultspec import FaultSpec
 from mockapi.domain.limits import LimitSettings
 
@@ -352,6 +353,7 @@ class Scenario(_Strict):
     rules: list[RuleSpec] = Field(default_factory=list)
     faults: list[FaultSpec] = Field(default_factory=list)
     tls: TlsSection = TlsSection()
+    conformance: ConformanceSection = ConformanceSection()
 
     @field_validator("timing")
     @classmethod

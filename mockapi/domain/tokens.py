@@ -17,6 +17,7 @@ from pydantic import UUID4, TypeAdapter, ValidationError
 
 from mockapi.domain._jwt import ALGORITHM, sign
 from mockapi.domain.clock import Clock
+from mockapi.domain.redaction import fingerprint
 
 #: Verified tokens remembered (oldest out first): about 1 KiB each with the token itself.
 VERIFIED_CAPACITY = 10_000
@@ -132,6 +133,11 @@ class TokenService:
         now = self._clock.time()
         self._revoked = {t: e for t, e in self._revoked.items() if e > now}
         self._revoked[token] = exp
+
+    def expiries(self) -> dict[str, float]:
+        """When each token this service issued or verified expires, by the fingerprint the
+        journal shows it under (:func:`mockapi.domain.redaction.fingerprint`)."""
+        return {fingerprint(token): claims.exp for token, claims in self._verified.items()}
 
     def clear_revoked(self) -> None:
         self._revoked.clear()

@@ -12,6 +12,9 @@ from __future__ import annotations
 SERVICE_PREFIX = "/service/"
 #: Reading the journal must not write to it, or every poll would grow what it polls.
 JOURNAL_PATH = "/service/journal/"
+#: The routes that read the journal or what is counted from it: never journaled either, so a
+#: verification never finds the verifications before it.
+JOURNAL_READERS = (JOURNAL_PATH, "/service/verify/", "/service/coverage/", "/service/conformance/")
 #: The tool's own pages and documents: not the API under test. Never journaled (they would
 #: bury the traffic a test inspects) and never faulted (a catch-all fault must not take down
 #: the page a person uses to remove it).
@@ -31,7 +34,7 @@ def is_tool_path(path: str) -> bool:
 
 def is_journaled(path: str) -> bool:
     """Whether an answer on ``path`` goes to the journal."""
-    return not (path.startswith(JOURNAL_PATH) or is_tool_path(path))
+    return not (path.startswith(JOURNAL_READERS) or is_tool_path(path))
 
 
 def is_faultable(path: str) -> bool:

@@ -398,13 +398,17 @@ class IssuedToken(DeferredModel):
 
 
 class JournalEntry(DeferredModel):
-    """One journal entry: an answer (``kind: http``), a frame sent (``ws``) or a fault."""
+    """One journal entry: a request and its answer (``kind: http``, with the request's
+    ``query``, ``headers`` and ``body``), a frame sent (``ws``), a socket opened or closed
+    (``ws_open``; ``ws_close`` with ``code`` and ``by``: ``server`` or ``client``), a message
+    a client sent (``ws_message``), or a fault. Passwords, OTP and hardware-token codes read
+    ``[redacted]``; a JWT reads ``jwt:`` and 12 hex digits of its SHA-256."""
 
     model_config = ConfigDict(extra="allow")
 
     seq: Annotated[int, Field(ge=1)]
     time: str = Field(json_schema_extra={"format": "date-time"})
-    kind: str = Field(examples=["http", "ws"])
+    kind: str = Field(examples=["http", "ws", "ws_open", "ws_message", "ws_close", "fault"])
 
 
 class JournalPage(DeferredModel):
@@ -412,6 +416,107 @@ class JournalPage(DeferredModel):
 
     entries: list[JournalEntry]
     dropped: Annotated[int, Field(ge=0)]
+
+
+class Verified(DeferredModel):
+    """The expectation holds: the journal entries that matched, oldest first."""
+
+    matches: list[JournalEntry]
+
+
+class Difference(DeferredModel):
+    """A field the matcher wanted otherwise (``body.x`` for a key in the body, ``order``
+    for an entry before ``after``'s, ``time`` for one before the window)."""
+
+    field: str = Field(examples=["method", "path", "body.username", "headers.authorization"])
+    expected: Any
+    actual: Any
+
+
+class NearMiss(DeferredModel):
+    """An entry that did not count, and why."""
+
+    entry: JournalEntry
+    differences: list[Difference]
+
+
+class NotVerified(DeferredModel):
+    """The expectation fails: what was expected and found, the matches, and up to five near
+    misses, closest first (listed when too few requests matched)."""
+
+    message: str = Field(examples=["expected exactly 1 matching request, found 0"])
+    matches: list[JournalEntry]
+    near_misses: list[NearMiss]
+
+
+class CoveredTransition(DeferredModel):
+    """A transition of a machine's table; ``guard`` names the check that chooses it (a
+    login's outcome), null when it has none."""
+
+    trigger: str = Field(examples=["checked"])
+    source: str = Field(examples=["logging_in"])
+    dest: str = Field(examples=["otp_required"])
+    guard: str | None = Field(examples=["otp_missing"])
+    count: Annotated[int, Field(ge=0)]
+
+
+class MachineCoverageView(DeferredModel):
+    """One machine: every transition with how often it was taken, and how many were."""
+
+    transitions: list[CoveredTransition]
+    covered: Annotated[int, Field(ge=0)]
+    total: Annotated[int, Field(ge=0)]
+
+
+class CoveredError(DeferredModel):
+    """An entry of the error catalogue (CONTRACT §3) and how often it was answered."""
+
+    name: str = Field(examples=["otp_required"])
+    status: int
+    err_code: int
+    count: Annotated[int, Field(ge=0)]
+
+
+class CoveredRoute(DeferredModel):
+    """A route of the contract with one status; ``documented``: the route table lists it."""
+
+    method: str
+    path: str
+    status: int
+    documented: bool
+    count: Annotated[int, Field(ge=0)]
+
+
+class CoveredFault(DeferredModel):
+    """A fault action and how often it acted."""
+
+    action: str = Field(examples=["status", "lose_frames"])
+    count: Annotated[int, Field(ge=0)]
+
+
+class CoverageBody(DeferredModel):
+    """What the suite reached since the last reset; everything that could happen is listed,
+    with a count of 0 for what did not."""
+
+    machines: dict[Literal["login", "connection", "task"], MachineCoverageView]
+    errors: list[CoveredError]
+    routes: list[CoveredRoute]
+    faults: list[CoveredFault]
+
+
+class RuleVerdict(DeferredModel):
+    """One client rule: its verdict, the journal entries (``seq``) that show it, and why."""
+
+    id: str = Field(examples=["token_after_logout", "auth_header"])
+    status: Literal["pass", "fail", "not_exercised"]
+    evidence: list[int]
+    detail: str
+
+
+class ConformanceBody(DeferredModel):
+    """Every client rule the scenario keeps on (``[conformance]``), in a fixed order."""
+
+    rules: list[RuleVerdict]
 
 
 # -- request models of routes that read their input themselves ---------------------------------

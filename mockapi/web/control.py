@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 from aiohttp import web
 from pydantic import ConfigDict, Field
 
+from mockapi.domain import conformance
 from mockapi.domain.certificates import CertificateName
 from mockapi.domain.clock import Clock, iso_z
 from mockapi.domain.errors import NOT_FOUND, ApiError, Conflict, ValidationFailed
@@ -24,8 +25,9 @@ from mockapi.domain.lazymodel import DeferredModel
 from mockapi.domain.limits import LimitExceeded, WorldCounts, check_growth
 from mockapi.domain.runtime import Runtime, TransitionRefused, UnknownTask
 from mockapi.domain.scenario import Scenario, ScenarioError, parse_text
+from mockapi.domain.verify import Verification, verify
 from mockapi.domain.world import task_to_dict
-from mockapi.keys import CLOCK, FAULTS, HUB, JOURNAL, RUNTIME, TLS, TOKENS
+from mockapi.keys import CLOCK, COVERAGE, FAULTS, HUB, JOURNAL, RUNTIME, TLS, TOKENS
 from mockapi.statemachines.task import TaskStatus
 from mockapi.web.bodies import TlsView
 from mockapi.web.responses import json_response, model_response
@@ -223,6 +225,42 @@ async def get_journal(request: web.Request) -> web.StreamResponse:
     query = await parse_query(request, JournalQuery)
     entries, dropped = request.app[JOURNAL].since(query.since)
     return json_response({"entries": entries, "dropped": dropped})
+
+
+async def verify_requests(request: web.Request) -> web.StreamResponse:
+    """``POST /service/verify/``: 200 ``{"matches"}`` when the journal meets the expectation,
+    else 409 with the matches, the near misses (what differed) and a message."""
+    check = await parse_body(request, Verification)
+    journal = request.app[JOURNAL]
+    outcome = verify(check, journal.entries(), request.app[CLOCK].time(), journal.format_time)
+    matches = [journal.formatted(entry) for entry in outcome.matches]
+    if outcome.ok:
+        return json_response({"matches": matches})
+    near_misses = [
+        {"entry": journal.formatted(entry), "differences": [d.view() for d in found]}
+        for entry, found in outcome.near_misses
+    ]
+    return json_response(
+        {"message": outcome.message, "matches": matches, "near_misses": near_misses}, status=409
+    )
+
+
+async def get_coverage(request: web.Request) -> web.StreamResponse:
+    """``GET /service/coverage/``: what the suite reached since the last reset."""
+    return json_response(request.app[COVERAGE].view())
+
+
+async def get_conformance(request: web.Request) -> web.StreamResponse:
+    """``GET /service/conformance/``: each client rule the scenario keeps on, ``pass``,
+    ``fail`` or ``not_exercised``, with the journal entries that show it."""
+    app = request.app
+    results = conformance.check(
+        app[JOURNAL].entries(),
+        app[RUNTIME].scenario.conformance,
+        app[CLOCK].time(),
+        app[TOKENS].expiries(),
+    )
+    return json_response({"rules": [result.view() for result in results]})
 
 
 async def clear_journal(request: web.Request) -> web.StreamResponse:

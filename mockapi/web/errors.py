@@ -28,9 +28,15 @@ from mockapi.web.rules import is_websocket_upgrade
 log = logging.getLogger(__name__)
 
 
+#: The catalogue entry an answer was made from, for the coverage of the catalogue.
+ERROR_SPEC = web.ResponseKey("error_spec", ErrorSpec)
+
+
 def answer(spec: ErrorSpec) -> web.Response:
     """The catalogue entry as the original answers it, ``www-authenticate: JWT`` included."""
-    return json_response(spec.body(), status=spec.status, headers=AUTH_HEADERS)
+    response = json_response(spec.body(), status=spec.status, headers=AUTH_HEADERS)
+    response[ERROR_SPEC] = spec
+    return response
 
 
 def _slash_redirect(request: web.Request) -> web.StreamResponse | None:

@@ -35,12 +35,14 @@ from multidict import CIMultiDict
 from mockapi.domain.errors import AUTH_HEADERS, PERMISSION_DENIED, ErrorCode
 from mockapi.domain.faults import FaultEngine, HttpHit, Requester
 from mockapi.domain.faultspec import FaultSpec, default_message
+from mockapi.domain.journal import request_side
+from mockapi.domain.redaction import keeps_body
 from mockapi.domain.urls import is_journaled, is_service_path
 from mockapi.domain.world import User
 from mockapi.jsonfmt import dumps
-from mockapi.keys import FAULTS, JOURNAL, RUNTIME, SETTINGS
+from mockapi.keys import COVERAGE, FAULTS, JOURNAL, RUNTIME, SETTINGS
 from mockapi.web.auth import USER_KEY, identify
-from mockapi.web.errors import answer, error_response
+from mockapi.web.errors import ERROR_SPEC, answer, error_response
 from mockapi.web.metrics import METRICS
 from mockapi.web.rules import SERVICE_TOKEN_HEADER, is_websocket_upgrade, service_token_ok
 from mockapi.web.transport import (
@@ -89,9 +91,9 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
     try:
         response = await _guarded(request, handler, app)
     except web.HTTPException as exc:  # a redirect: the error answers let it through
-        _record(request, app, exc.status, None, started)
+        await _record(request, app, exc.status, None, started)
         raise
-    _record(request, app, response.status, None, started)
+    await _record(request, app, response.status, None, started, response)
     return response
 
 
@@ -115,15 +117,17 @@ async def _guarded(
         return response
 
 
-def _record(
+async def _record(
     request: web.Request,
     app: web.Application,
     status: int,
     note: FaultNote | None,
     started: float,
+    response: web.StreamResponse | None = None,
 ) -> None:
-    """Journal, count, time and log one answer: method, path, status, user, and what a fault
-    did to it."""
+    """Journal, count, time and log one exchange: what was asked (headers, query, body), by
+    whom, the status, a ``Retry-After`` it was answered with, and what a fault did to it;
+    count the answer for the coverage."""
     path = request.path
     user = request.get(USER_KEY)
     sent: int | None = None if note is not None and note.dropped else status
@@ -142,17 +146,57 @@ def _record(
     # The dashboard's own page, files and feed would bury the API traffic a test inspects.
     if not is_journaled(path):
         return
+    if note is None or not note.dropped:  # a dropped answer reached nobody
+        route = request.match_info.route
+        template = route.resource.canonical if route.resource is not None else path
+        error = response.get(ERROR_SPEC) if response is not None else None
+        app[COVERAGE].note_answer(request.method, template, status, error)
     journal = app[JOURNAL]
+    # Most requests have neither query nor body: their parsers are not even asked.
+    has_body = request.body_exists
+    request_sent = request_side(
+        request.query.items() if request.query_string else (),
+        request.headers.items(),
+        request.content_type if has_body else "",
+        await _body(request) if has_body else b"",
+        request.content_length if has_body else None,
+    )
+    retry_after = response.headers.get(hdrs.RETRY_AFTER) if response is not None else None
     if note is None:
-        journal.record_http(request.method, path, status, user)
+        if retry_after is None:
+            journal.record_http(request.method, path, status, user, request_sent)
+        else:
+            journal.record_http(
+                request.method, path, status, user, request_sent, retry_after=retry_after
+            )
         return
     extra: dict[str, object] = {"fault": note.fault_id}
+    if retry_after is not None:
+        extra["retry_after"] = retry_after
     answered: int | None = status
     if note.dropped:
         # What the handler answered (so what the world now holds), though nobody received it.
         answered = note.handled
         extra["dropped"] = True
-    journal.record("http", method=request.method, path=path, status=answered, user=user, **extra)
+    journal.record_http(request.method, path, answered, user, request_sent, **extra)
+
+
+async def _body(request: web.Request) -> bytes:
+    """The body the handler read (aiohttp keeps it), or read now; empty when it cannot be.
+
+    Only a body the journal keeps is read (a multipart one may have been streamed by its
+    handler). A body over the size limit was refused (413) and is not read; one the
+    connection lost half-way (a dropped answer, a client gone) is journaled as empty.
+    """
+    if not request.body_exists or not keeps_body(request.content_type):
+        return b""
+    length = request.content_length
+    if length is not None and length > request.client_max_size:
+        return b""
+    try:
+        return await request.read()
+    except Exception:
+        return b""
 
 
 async def _faulted(
@@ -163,9 +207,9 @@ async def _faulted(
     try:
         response = await _apply_fault(request, handler, app, hit, note)
     except web.HTTPException as exc:
-        _record(request, app, exc.status, note, started)
+        await _record(request, app, exc.status, note, started)
         raise
-    _record(request, app, response.status, note, started)
+    await _record(request, app, response.status, note, started, response)
     return response
 
 

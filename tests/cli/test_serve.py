@@ -167,6 +167,7 @@ def test_every_option_reads_its_environment_variable() -> None:
         "MOCKAPI_SERVICE_TOKEN": "let-me-in",
         "MOCKAPI_LOG_LEVEL": "debug",
         "MOCKAPI_ACCESS_LOG": "off",
+        "MOCKAPI_JOURNAL_MAX_BYTES": "65536",
     }
     assert settings_from_args([], environ=environ) == Settings(
         host="0.0.0.0",
@@ -179,7 +180,18 @@ def test_every_option_reads_its_environment_variable() -> None:
         service_token="let-me-in",
         log_level="DEBUG",
         access_log=False,
+        journal_max_bytes=65536,
     )
+
+
+@pytest.mark.parametrize("flag", ["--journal-max-bytes"])
+@pytest.mark.parametrize("value", ["0", "-1", "many"])
+def test_the_journal_size_bound_is_a_whole_number_of_1_or_more(
+    flag: str, value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run_main([flag, value], capsys)
+    assert code == 2
+    assert_one_line_error(err, flag)
 
 
 def test_option_wins_over_environment_variable() -> None:

@@ -113,12 +113,17 @@ async def listed(client: Client) -> list[dict[str, Any]]:
     return data
 
 
+#: What an entry says a request sent: tested on its own in tests/web/test_journal.py.
+REQUEST_SIDE = ("query", "headers", "body", "body_omitted")
+
+
 async def journal(client: Client, kind: str) -> list[dict[str, Any]]:
-    """Journal entries of ``kind``, without ``seq`` and ``time``."""
+    """Journal entries of ``kind``, without ``seq``, ``time`` and what the request sent (its
+    own tests are in tests/web/test_journal.py)."""
     resp = await client.get("/service/journal/")
     entries = (await resp.json())["entries"]
     return [
-        {k: v for k, v in entry.items() if k not in ("seq", "time")}
+        {k: v for k, v in entry.items() if k not in ("seq", "time", *REQUEST_SIDE)}
         for entry in entries
         if entry["kind"] == kind
     ]

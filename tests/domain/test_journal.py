@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from mockapi.domain.journal import Journal, iso_time
+from mockapi.domain.journal import Journal, iso_time, request_side
+from mockapi.domain.redaction import MAX_BODY_BYTES
 
 TIME = "2026-11-25T07:45:16.710622Z"
 #: TIME as the clock gives it: the journal keeps the number and formats it when read.
@@ -162,3 +163,77 @@ def test_a_since_past_any_index_is_nothing_new_not_an_error() -> None:
     j = journal()
     fill(j, 3)
     assert j.since(83242106335181017651703971840) == ([], 0)
+
+
+# -- the request side, socket events, the size bound -----------------------------------------
+def test_an_http_entry_keeps_the_query_headers_and_parsed_body_after_the_answer() -> None:
+    j = journal()
+    sent = request_side(
+        [("page", "2")], [("Content-Type", "application/json")], "application/json",
+        b'{"username": "ann", "password": "p"}',
+    )  # fmt: skip
+    j.record_http("POST", "/api/v2/users/login/", 200, "ann", sent)
+    (entry,), _ = j.since()
+    assert entry == {
+        "seq": 1, "time": TIME, "kind": "http", "method": "POST", "path": "/api/v2/users/login/",
+        "status": 200, "user": "ann", "query": {"page": "2"},
+        "headers": {"content-type": "application/json"},
+        "body": {"username": "ann", "password": "[redacted]"},
+    }  # fmt: skip
+
+
+def test_a_body_left_out_is_said_so() -> None:
+    j = journal()
+    j.record_http("POST", "/x/", 200, None, request_side([], [], "image/png", b"\x89PNG"))
+    (entry,), _ = j.since()
+    assert (entry["body"], entry["body_omitted"]) == (None, {"media": "image/png", "bytes": 4})
+
+
+def test_socket_events_name_the_socket_by_the_seq_of_its_opening() -> None:
+    j = journal()
+    socket = j.record_ws_open("ann", "client-1")
+    j.record_ws_message("ann", socket, "hello")
+    j.record_ws_message("ann", socket, b"\x00\x01\x02")
+    j.record_ws_close("ann", socket, 1000, "client")
+    entries, _ = j.since()
+    assert socket == 1
+    assert [{k: v for k, v in e.items() if k != "time"} for e in entries] == [
+        {"seq": 1, "kind": "ws_open", "user": "ann", "socket": 1, "client_id": "client-1"},
+        {"seq": 2, "kind": "ws_message", "user": "ann", "socket": 1, "text": "hello"},
+        {"seq": 3, "kind": "ws_message", "user": "ann", "socket": 1, "binary_bytes": 3},
+        {"seq": 4, "kind": "ws_close", "user": "ann", "socket": 1, "code": 1000, "by": "client"},
+    ]
+
+
+def test_a_long_message_is_cut_and_its_length_kept() -> None:
+    j = journal()
+    j.record_ws_message("ann", 1, "x" * (MAX_BODY_BYTES + 5))
+    (entry,), _ = j.since()
+    assert (len(entry["text"]), entry["text_chars"]) == (MAX_BODY_BYTES, MAX_BODY_BYTES + 5)
+
+
+def test_the_size_bound_drops_the_oldest_entries_and_counts_them() -> None:
+    j = Journal(lambda: TIME_S, capacity=1000, max_bytes=10_000)
+    big = request_side([], [], "text/plain", b"x" * 3000)
+    for _ in range(5):
+        j.record_http("POST", "/api/v2/x/", 200, None, big)
+    entries, dropped = j.since()
+    # Each entry holds over 3000 bytes of text: three fit in 10 000, the two oldest went.
+    assert (seqs(entries), dropped) == ([3, 4, 5], 2)
+    assert 9_000 < j.size <= 10_000
+
+
+def test_one_entry_larger_than_the_bound_is_still_kept_alone() -> None:
+    j = Journal(lambda: TIME_S, max_bytes=100)
+    fill(j, 1)
+    j.record_http("POST", "/x/", 200, None, request_side([], [], "text/plain", b"y" * 500))
+    entries, dropped = j.since()
+    assert (seqs(entries), dropped) == ([2], 1)
+
+
+def test_a_clear_gives_back_the_size() -> None:
+    j = journal()
+    fill(j, 3)
+    assert j.size > 0
+    j.clear()
+    assert j.size == 0

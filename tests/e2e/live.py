@@ -56,6 +56,10 @@ free_machines = 5
 """
 
 
+#: What an entry says a request sent.
+REQUEST_SIDE = ("query", "headers", "body", "body_omitted")
+
+
 @dataclass
 class Live:
     """A running server: its app (to read state), its URL, and a control-API session."""
@@ -90,11 +94,12 @@ class Live:
             return value
 
     async def journal(self, kind: str) -> list[dict[str, Any]]:
-        """Journal entries of ``kind``, without ``seq`` and ``time``."""
+        """Journal entries of ``kind``, without ``seq``, ``time`` and what the request sent
+        (its own tests are in tests/web/test_journal.py)."""
         async with self.session.get(self.at("/service/journal/")) as resp:
             entries = (await resp.json())["entries"]
         return [
-            {k: v for k, v in entry.items() if k not in ("seq", "time")}
+            {k: v for k, v in entry.items() if k not in ("seq", "time", *REQUEST_SIDE)}
             for entry in entries
             if entry["kind"] == kind
         ]

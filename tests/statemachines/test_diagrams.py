@@ -9,7 +9,7 @@ import pytest
 
 from mockapi.cli.diagrams import main, render_all
 from mockapi.statemachines import connection, login, task
-from mockapi.statemachines.diagrams import MACHINES, mermaid
+from mockapi.statemachines.diagrams import ACTIVE_STYLE, MACHINES, mermaid
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "diagrams"
 
@@ -87,3 +87,11 @@ def test_diagrams_of_an_unknown_machine_exits_2(capsys: pytest.CaptureFixture[st
         main(["pool"])
     assert caught.value.code == 2
     assert "invalid choice: 'pool'" in capsys.readouterr().err
+
+
+def test_the_marked_state_is_not_drawn_as_an_error() -> None:
+    for definition in MACHINES.values():
+        text = mermaid(definition)
+        assert ":red" not in text
+        assert "salmon" not in text
+        assert ACTIVE_STYLE in text

@@ -9,8 +9,10 @@ from __future__ import annotations
 from aiohttp import WSCloseCode, WSMsgType, hdrs, web
 
 from mockapi.domain.errors import PERMISSION_DENIED, ErrorCode, ErrorSpec
-from mockapi.hub.hub import HEARTBEAT_S, MAX_MESSAGE_BYTES
-from mockapi.keys import HUB
+from mockapi.domain.journal import Journal
+from mockapi.domain.world import User
+from mockapi.hub.hub import HEARTBEAT_S, MAX_MESSAGE_BYTES, Hub, Peer
+from mockapi.keys import HUB, JOURNAL
 from mockapi.web.auth import USER_KEY, identify
 from mockapi.web.errors import answer
 from mockapi.web.rules import is_websocket_upgrade
@@ -56,19 +58,59 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         response.headers[hdrs.RETRY_AFTER] = "1"
         return response
     request[USER_KEY] = user.username
+    journal = request.app[JOURNAL]
     peer = hub.connect(user.id, user.username, ws, request.transport)
+    socket: int | None = None
+    ended: WSMsgType | None = None
     try:
         await ws.prepare(request)
+        socket = journal.record_ws_open(user.username, request.match_info["client_id"])
         hub.ready(peer)
         if hub.closing:
             await hub.close_socket(peer, WSCloseCode.GOING_AWAY, b"server shutdown")
             return ws
-        async for msg in ws:
-            if peer.deaf:
-                continue  # a deaf socket reads on (to see its client leave) but answers nothing
-            if msg.type is WSMsgType.TEXT:
-                hub.send_text(user.id, f"User {user.username} sent: {msg.data}")
-            # Binary frames have no meaning here; the original could only read text.
+        ended = await _serve(journal, hub, user, socket, peer)
     finally:
         await hub.disconnect(peer)
+        if socket is not None:
+            journal.record_ws_close(user.username, socket, *_how_closed(peer, ws, ended))
     return ws
+
+
+async def _serve(journal: Journal, hub: Hub, user: User, socket: int, peer: Peer) -> WSMsgType:
+    """Journal and echo what the client sends until the socket ends; how it ended."""
+    ws = peer.ws
+    while True:
+        msg = await ws.receive()
+        if msg.type is WSMsgType.TEXT:
+            journal.record_ws_message(user.username, socket, msg.data)
+            # A deaf socket reads on (to see its client leave) but answers nothing.
+            if not peer.deaf:
+                hub.send_text(user.id, f"User {user.username} sent: {msg.data}")
+        elif msg.type is WSMsgType.BINARY:
+            # No meaning here (the original could only read text), but it was sent.
+            journal.record_ws_message(user.username, socket, msg.data)
+        elif msg.type in _ENDS:
+            return msg.type
+
+
+#: What ``receive`` answers when the socket is over: the client's close frame, a close made
+#: here (from another task), or an error aiohttp closed it for (a message too large, a
+#: protocol error, no pong in time).
+_ENDS = (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR)
+
+
+def _how_closed(
+    peer: Peer, ws: web.WebSocketResponse, ended: WSMsgType | None
+) -> tuple[int | None, str]:
+    """The close code and who closed: ``server`` or ``client``.
+
+    The hub notes the code it closed with (aiohttp reports 1000 for a close made from
+    another task); aiohttp itself closes on an error; otherwise the client sent its close
+    frame or went away.
+    """
+    if peer.closed_with is not None:
+        return peer.closed_with, "server"
+    if ended is WSMsgType.ERROR:
+        return ws.close_code, "server"
+    return ws.close_code, "client"

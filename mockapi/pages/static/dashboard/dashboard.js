@@ -145,6 +145,7 @@
     renderUsers(snapshot.users);
     renderTasks(snapshot.tasks);
     renderMachines(snapshot.machines);
+    renderCoverage(snapshot.coverage);
     if (snapshot.diagrams) {
       for (const [name, text] of Object.entries(snapshot.diagrams)) showDiagram(name, text);
     }
@@ -307,10 +308,26 @@
     }
   }
 
+  function renderCoverage(coverage) {
+    for (const node of document.querySelectorAll("[data-covered]")) {
+      const machine = coverage && coverage[node.dataset.covered];
+      setText(node, machine ? `${machine.covered}/${machine.total} transitions covered` : "");
+    }
+  }
+
   // -- diagrams ----------------------------------------------------------------------------
   const mermaidApi = window.mermaid;
   if (mermaidApi) {
-    mermaidApi.initialize({ startOnLoad: false, securityLevel: "strict", theme: "default" });
+    // Drawn at their natural size, the same scale for every machine: with useMaxWidth each
+    // diagram was stretched or squeezed to the column, so a small machine came out huge and
+    // the wide one tiny. CSS only shrinks one that would overflow.
+    mermaidApi.initialize({
+      startOnLoad: false,
+      securityLevel: "strict",
+      theme: "default",
+      state: { useMaxWidth: false, rankSpacing: 90, nodeSpacing: 40 },
+      flowchart: { useMaxWidth: false, rankSpacing: 140, nodeSpacing: 30 },
+    });
   }
   let drawing = Promise.resolve();
   let drawSeq = 0;
@@ -396,6 +413,41 @@
   function forceTask(id, status) {
     callService(config.force.replace("TASK_ID", encodeURIComponent(id)), { status }, `task ${id.slice(0, 8)} → ${status}`);
   }
+
+  // -- coverage and conformance ------------------------------------------------------------
+  for (const input of document.querySelectorAll('#paint input[name="paint"]')) {
+    input.addEventListener("change", () => {
+      if (!input.checked) return;
+      state.view = { ...state.view, paint: input.value };
+      for (const hint of document.querySelectorAll("#diagrams-panel [data-paint]")) {
+        hint.hidden = hint.dataset.paint !== input.value;
+      }
+      sendView();
+    });
+  }
+
+  async function checkConformance() {
+    const headers = {};
+    if (config.token_required) headers[config.token_header] = state.token;
+    try {
+      const response = await fetch(config.conformance, { headers });
+      const text = await response.text();
+      if (!response.ok) {
+        notice(`conformance: ${response.status} ${describeError(response.status, text)}`, true);
+        return;
+      }
+      const rows = JSON.parse(text).rules.map((rule) =>
+        el("tr", { dataset: { rule: rule.id } },
+          el("td", { className: "mono", text: rule.id }),
+          el("td", { className: "verdict", dataset: { verdict: rule.status }, text: rule.status.replace("_", " ") }),
+          el("td", { className: "mono", text: rule.evidence.map((seq) => `#${seq}`).join(" ") || "–" }),
+          el("td", { text: rule.detail })));
+      placeRows($("conformance").querySelector("tbody"), rows);
+    } catch (error) {
+      notice(`conformance: ${error.message}`, true);
+    }
+  }
+  $("conformance-check").addEventListener("click", checkConformance);
 
   // -- the view: filter and pages ----------------------------------------------------------
   let filterTimer = null;
