@@ -23,7 +23,8 @@ REDACTED = "[redacted]"
 #: Body, form and query keys whose values are secrets: the login's password and OTP code,
 #: the hardware-token sign-in's code, a scenario user's OTP secret, and tokens sent by name
 #: (a JWT anywhere is fingerprinted anyway). The same names as the proxy's journal
-#: (:mod:`mockapi.proxy.redaction`); not ``otp`` (a scenario user's flag) nor ``code``.
+#: (:mod:`mockapi.proxy.redaction` builds on these); not ``otp`` (a scenario user's flag) nor
+#: ``code`` (the health body's HTTP status).
 SECRET_KEYS = frozenset(
     {
         "password",
@@ -41,7 +42,7 @@ SECRET_HEADERS = frozenset({"x-service-token"})
 MAX_BODY_BYTES = 64 * 1024
 #: A compact JWS (header.payload.signature): base64url segments, the header starting ``eyJ``
 #: (``{"``). Matched anywhere, so a token inside a cookie or a message is found too.
-_JWT = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+JWT_PATTERN = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 _FORM = "application/x-www-form-urlencoded"
 
 
@@ -63,7 +64,7 @@ def redact_text(text: str) -> str:
     """``text`` with every JWT in it replaced by its fingerprint."""
     if "eyJ" not in text:  # nearly every value: no regex run
         return text
-    return _JWT.sub(_fingerprint_match, text)
+    return JWT_PATTERN.sub(_fingerprint_match, text)
 
 
 def redact_value(value: Any) -> Any:
@@ -73,7 +74,7 @@ def redact_value(value: Any) -> Any:
     if isinstance(value, dict):
         return {
             key: (
-                _secret(value[key])
+                secret_value(value[key])
                 if isinstance(key, str) and key.lower() in SECRET_KEYS
                 else redact_value(value[key])
             )
@@ -84,7 +85,7 @@ def redact_value(value: Any) -> Any:
     return value
 
 
-def _secret(value: Any) -> Any:
+def secret_value(value: Any) -> Any:
     """The value of a secret key: null stays null (it says something and gives nothing away),
     a JWT becomes its fingerprint (tokens stay distinguishable), anything else is redacted."""
     if value is None:
@@ -110,7 +111,7 @@ def redact_query(items: Iterable[tuple[str, str]]) -> dict[str, str | list[str]]
     """Query values by name (a repeated name keeps every value, in order), secrets redacted."""
     query: dict[str, str | list[str]] = {}
     for name, raw in items:
-        value = _secret(raw) if name.lower() in SECRET_KEYS else redact_text(raw)
+        value = secret_value(raw) if name.lower() in SECRET_KEYS else redact_text(raw)
         if name in query:
             held = query[name]
             query[name] = [*held, value] if isinstance(held, list) else [held, value]

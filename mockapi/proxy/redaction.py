@@ -1,44 +1,35 @@
-"""What the proxy's journal must never hold: passwords, OTP and hardware-token codes, JWTs.
+"""What the proxy's journal must never hold: the journal's own redaction, plus upstream cookies.
 
-Every value the proxy journals passes :func:`redact_for_journal`, the one place that decides
-what is secret. A JWT becomes a short stable fingerprint (``jwt:1a2b3c4d5e6f``), so a reader
-can still tell two tokens apart and follow one through the traffic without being able to
-replay it; a password or code becomes ``"[redacted]"``.
-
-mockapi's own journal will redact with the same fingerprint and placeholder; this module is
-kept apart from it on purpose in one respect: the proxy journals answers too, so a key is
-secret only by its name in :data:`SECRET_KEYS` (``code`` is not one: the health body's
-``code`` is an HTTP status, not a secret).
+The rule is mockapi's journal's (:mod:`mockapi.domain.redaction`): the same secret keys, the
+same ``[redacted]`` placeholder, the same ``jwt:`` fingerprint, so the two journals read
+alike and a test can follow a token through both. The proxy adds one thing: it journals a
+real dispatcher's traffic, answers included, whose ``Authorization``, ``Cookie`` and
+``Set-Cookie`` may carry credentials that are not JWTs (a session cookie). Their JWTs are
+fingerprinted like any other; anything else in them is redacted whole.
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
 from typing import Any
 
-REDACTED = "[redacted]"
-#: Body keys whose values are secrets whatever they hold.
-SECRET_KEYS = frozenset(
-    {"password", "otp_code", "token_code", "hardware_token_code", "access_token", "refresh_token"}
+from mockapi.domain.redaction import (
+    JWT_PATTERN,
+    REDACTED,
+    SECRET_HEADERS,
+    SECRET_KEYS,
+    fingerprint,
+    redact_text,
+    secret_value,
 )
-#: Headers that carry a credential; their JWT is fingerprinted, anything else redacted.
-SECRET_HEADERS = frozenset({"authorization", "cookie", "set-cookie", "x-service-token"})
-#: Three base64url segments, the first starting like a JSON object ("eyJ" is ``{"``).
-JWT_PATTERN = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 
+__all__ = ["JWT_PATTERN", "REDACTED", "fingerprint", "redact_for_journal", "redact_headers"]
 
-def fingerprint(token: str) -> str:
-    """A short stable name of ``token``: the same token, the same name; no way back."""
-    return "jwt:" + hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()[:12]
-
-
-def _redact_text(text: str) -> str:
-    return JWT_PATTERN.sub(lambda match: fingerprint(match.group(0)), text)
+#: Headers whose value is a credential on the way to or from a real dispatcher.
+CREDENTIAL_HEADERS = SECRET_HEADERS | {"authorization", "cookie", "set-cookie"}
 
 
 def redact_for_journal(value: Any, key: str | None = None) -> Any:
-    """``value`` (a JSON body, a header value, a frame) as the journal may keep it.
+    """``value`` (a JSON body, a header value, a frame) as the proxy's journal may keep it.
 
     ``key`` is the body key or header name the value came under: a secret key's value is
     redacted whole (a JWT is fingerprinted instead, so tokens stay distinguishable).
@@ -48,15 +39,10 @@ def redact_for_journal(value: Any, key: str | None = None) -> Any:
         return {k: redact_for_journal(v, k) for k, v in value.items()}
     if isinstance(value, list):
         return [redact_for_journal(item) for item in value]
+    if name in SECRET_KEYS or name in CREDENTIAL_HEADERS:
+        return secret_value(value) if value != "" else value
     if isinstance(value, str):
-        if name in SECRET_KEYS or name in SECRET_HEADERS:
-            fingerprinted = _redact_text(value)
-            if value and fingerprinted == value:
-                return REDACTED
-            return fingerprinted
-        return _redact_text(value)
-    if name in SECRET_KEYS and value is not None:
-        return REDACTED  # a code sent as a number is still a code
+        return redact_text(value)
     return value
 
 
