@@ -8,6 +8,7 @@ import re
 import select
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +60,8 @@ def fresh_python(script: str) -> str:
 
 #: Wall seconds a server process may take to print its start-up line.
 START_TIMEOUT_S = 20.0
+#: The server's start line; its group is the port.
+SERVER_LINE = r"mockapi serving http://127\.0\.0\.1:(\d+)/api/v2/ "
 
 
 @dataclass
@@ -74,13 +77,24 @@ class Process:
         return f"http://127.0.0.1:{self.port}"
 
     @classmethod
-    def start(cls, folder: Path, *argv: str) -> Process:
+    def start(
+        cls,
+        folder: Path,
+        *argv: str,
+        command: tuple[str, ...] = (),
+        start_line: str = SERVER_LINE,
+    ) -> Process:
+        """``python -m mockapi [COMMAND] --port 0 ARGV``, once its start line (whose group is the
+        port) is printed; ``command`` and ``start_line`` name another command (``proxy``)."""
         # From a folder of its own, without MOCKAPI_* variables: the installed package runs.
         env = {k: v for k, v in os.environ.items() if not k.startswith("MOCKAPI_")}
-        stderr = folder / "stderr.log"
+        # A file of its own: a test may run a server and a proxy from one folder.
+        fd, name = tempfile.mkstemp(prefix="stderr-", suffix=".log", dir=folder)
+        os.close(fd)
+        stderr = Path(name)
         with stderr.open("wb") as err:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "mockapi", "--port", "0", *argv],
+                [sys.executable, "-m", "mockapi", *command, "--port", "0", *argv],
                 cwd=folder,
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -91,7 +105,7 @@ class Process:
         # The start-up line says that the server is ready, and on which port.
         ready, _, _ = select.select([proc.stdout], [], [], START_TIMEOUT_S)
         line = proc.stdout.readline().decode() if ready else ""
-        match = re.match(r"mockapi serving http://127\.0\.0\.1:(\d+)/api/v2/ ", line)
+        match = re.match(start_line, line)
         if match is None:
             proc.kill()
             proc.wait()

@@ -20,7 +20,7 @@ from pathlib import Path
 from aiohttp import web
 
 from mockapi.cli.args import EXIT_USAGE, Parser, UsageError, port_number, positive_float, prog_name
-from mockapi.cli.serve import remove_ready_file, write_ready_file
+from mockapi.cli.serve import until_stopped
 from mockapi.proxy.app import DEFAULT_TIMEOUT_S, ProxySettings, create_proxy_app, upstream_url
 from mockapi.settings import DEFAULT_HOST, DEFAULT_PORT
 
@@ -132,20 +132,7 @@ async def _serve(settings: ProxySettings, ready: Path | None) -> None:
         f"mockapi proxy serving {url}/ -> {settings.upstream}; journal at {url}/service/journal/",
         flush=True,
     )
-    try:
-        if ready is not None:
-            try:
-                write_ready_file(ready, url)
-            except OSError as exc:
-                raise UsageError(
-                    f"cannot write the ready file {ready}: {exc.strerror or exc}"
-                ) from None
-        await stop.wait()
-    finally:
-        log.info("shutting down")
-        await runner.cleanup()
-        if ready is not None:
-            remove_ready_file(ready, url)
+    await until_stopped(runner, url, ready, stop)
 
 
 def main(argv: Sequence[str]) -> int:

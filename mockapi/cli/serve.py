@@ -384,6 +384,30 @@ def write_ready_file(path: Path, url: str) -> None:
         raise
 
 
+async def until_stopped(
+    runner: web.AppRunner, url: str, ready: Path | None, stop: asyncio.Event
+) -> None:
+    """Say the server is ready (the ``--ready-file``), serve until ``stop``, then clean up.
+
+    ``mockapi`` and ``mockapi proxy`` both end this way: the file is written once the site
+    listens and removed on the way out, whatever ended the wait.
+    """
+    try:
+        if ready is not None:
+            try:
+                write_ready_file(ready, url)
+            except OSError as exc:
+                raise UsageError(
+                    f"cannot write the ready file {ready}: {exc.strerror or exc}"
+                ) from None
+        await stop.wait()
+    finally:
+        log.info("shutting down")
+        await runner.cleanup()
+        if ready is not None:
+            remove_ready_file(ready, url)
+
+
 def remove_ready_file(path: Path, url: str) -> None:
     """Remove the ready file on the way out, unless it is no longer ours (another server's)."""
     with contextlib.suppress(OSError):
@@ -474,21 +498,7 @@ async def _serve(
     print(
         start_line(settings, url, scenario_path, runtime.world.seed, clock_text, trust), flush=True
     )
-    ready = settings.ready_file
-    try:
-        if ready is not None:
-            try:
-                write_ready_file(ready, url)
-            except OSError as exc:
-                raise UsageError(
-                    f"cannot write the ready file {ready}: {exc.strerror or exc}"
-                ) from None
-        await stop.wait()
-    finally:
-        log.info("shutting down")
-        await runner.cleanup()
-        if ready is not None:
-            remove_ready_file(ready, url)
+    await until_stopped(runner, url, settings.ready_file, stop)
 
 
 def _stop_quietly(signum: int, frame: object) -> None:
