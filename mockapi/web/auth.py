@@ -16,7 +16,8 @@ from mockapi.keys import RUNTIME, TOKENS
 
 PREFIX = "JWT"
 #: Who made a request, for the journal (see mockapi.web.middleware).
-USER_KEY = web.RequestKey("user", str)
+#: Who made the request, for the journal (None until a handler knows).
+USER_KEY: web.RequestKey[str | None] = web.RequestKey("user")
 
 
 # Not frozen: a frozen dataclass sets each field through object.__setattr__, which doubled

@@ -2,9 +2,11 @@
 
 The figures come in two kinds, each built the cheapest way for it:
 
-- **per request** (requests by route, method and status; the latency histogram): a
-  ``prometheus_client`` Counter and Histogram. The labelled children are kept per
-  (route, method, status), so a request costs one dict lookup and three increments;
+- **per request** (requests by route, method and status; the latency histogram): plain
+  counts in dicts, a dict lookup and two increments a request, turned into
+  ``prometheus_client`` families at scrape time. The library's own Counter and Histogram take a
+  lock and walk the buckets on every request, a visible share of a health answer; the
+  exposition, the format and the parser stay the library's;
 - **what the server holds** (open sockets, tasks by kind and status, the world's size, frames
   sent, lost and delayed, faults fired by action): a collector reads them from the live objects
   at scrape time, so they cost nothing between scrapes and can never drift from the truth.
@@ -17,14 +19,22 @@ paths and methods cannot grow the series without end.
 
 from __future__ import annotations
 
+import itertools
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from aiohttp import hdrs, web
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
-from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.metrics_core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from mockapi.keys import FAULTS, HUB, RUNTIME
 from mockapi.statemachines.task import TaskKind, TaskStatus
@@ -117,29 +127,53 @@ class StateCollector(Collector):
         yield faults
 
 
+class RequestCollector(Collector):
+    """The per-request counts, as Prometheus families when scraped."""
+
+    def __init__(self) -> None:
+        #: (route, method, status label) -> answers.
+        self.counts: dict[tuple[str, str, str], int] = {}
+        #: route -> answers per latency bucket (the last is past every bound: +Inf).
+        self.buckets: dict[str, list[int]] = {}
+        #: route -> the sum of the latencies.
+        self.sums: dict[str, float] = {}
+
+    def collect(self) -> Iterator[Metric]:
+        requests = CounterMetricFamily(
+            "mockapi_http_requests",
+            "HTTP requests answered, by route name, method and status.",
+            labels=["route", "method", "status"],
+        )
+        for labels, count in sorted(self.counts.items()):
+            requests.add_metric(list(labels), count)
+        yield requests
+        latency = HistogramMetricFamily(
+            "mockapi_http_request_duration_seconds",
+            "Wall time from the request's arrival at the middleware to its answer, by route "
+            "name (WebSocket sessions are not included).",
+            labels=["route"],
+        )
+        bounds = [floatToGoString(bound) for bound in LATENCY_BUCKETS] + ["+Inf"]
+        for route, counts in sorted(self.buckets.items()):
+            cumulative = list(itertools.accumulate(counts))
+            latency.add_metric(
+                [route], list(zip(bounds, cumulative, strict=True)), sum_value=self.sums[route]
+            )
+        yield latency
+
+
 class Metrics:
     """The registry of one app: the per-request figures and the scrape-time collector."""
 
     def __init__(self, sources: Sources) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self.requests = Counter(
-            "mockapi_http_requests",
-            "HTTP requests answered, by route name, method and status.",
-            ["route", "method", "status"],
-            registry=self.registry,
-        )
-        self.latency = Histogram(
-            "mockapi_http_request_duration_seconds",
-            "Wall time from the request's arrival at the middleware to its answer, by route "
-            "name (WebSocket sessions are not included).",
-            ["route"],
-            buckets=LATENCY_BUCKETS,
-            registry=self.registry,
-        )
+        self._requests = RequestCollector()
+        self.registry.register(self._requests)
         self.registry.register(StateCollector(sources))
-        # The labelled children: ``labels()`` validates and hashes its arguments every call.
-        self._counted: dict[tuple[str, str, int | None], Counter] = {}
-        self._timed: dict[str, Histogram] = {}
+        # Bound once: observe runs on every request.
+        self._counts = self._requests.counts
+        self._buckets = self._requests.buckets
+        self._sums = self._requests.sums
 
     def observe(
         self, route: str | None, method: str, status: int | None, seconds: float | None
@@ -151,17 +185,17 @@ class Metrics:
         route = route or UNMATCHED
         if method not in METHODS:
             method = "other"
-        key = (route, method, status)
-        counter = self._counted.get(key)
-        if counter is None:
-            code = "none" if status is None else str(status)
-            counter = self._counted[key] = self.requests.labels(route, method, code)
-        counter.inc()
+        key = (route, method, "none" if status is None else str(status))
+        counts = self._counts
+        counts[key] = counts.get(key, 0) + 1
         if seconds is not None:
-            histogram = self._timed.get(route)
-            if histogram is None:
-                histogram = self._timed[route] = self.latency.labels(route)
-            histogram.observe(seconds)
+            buckets = self._buckets.get(route)
+            if buckets is None:
+                buckets = self._buckets[route] = [0] * (len(LATENCY_BUCKETS) + 1)
+                self._sums[route] = 0.0
+            # bisect_left: a latency equal to a bound counts in that bound's bucket (le).
+            buckets[bisect_left(LATENCY_BUCKETS, seconds)] += 1
+            self._sums[route] += seconds
 
     def render(self) -> bytes:
         """The text exposition of every figure (what ``GET /metrics`` answers)."""

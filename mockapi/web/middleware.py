@@ -82,6 +82,8 @@ def note_user(request: web.Request, username: str) -> None:
 async def request_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Answer the request through the stages of the module docstring, and journal the answer."""
     started = time.perf_counter()
+    # Nobody yet: set, so the journal reads it without the KeyError a missing key costs.
+    request[USER_KEY] = None
     app = request.app  # a property that asks the match info: read once, passed on
     faults = app[FAULTS]
     if faults.on_http:
@@ -91,9 +93,10 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
     try:
         response = await _guarded(request, handler, app)
     except web.HTTPException as exc:  # a redirect: the error answers let it through
-        await _record(request, app, exc.status, None, started)
+        _record(request, app, exc.status, None, started, None, await _sent_body(request))
         raise
-    await _record(request, app, response.status, None, started, response)
+    body = await _body(request) if request.body_exists else b""
+    _record(request, app, response.status, None, started, response, body)
     return response
 
 
@@ -117,19 +120,21 @@ async def _guarded(
         return response
 
 
-async def _record(
+def _record(
     request: web.Request,
     app: web.Application,
     status: int,
     note: FaultNote | None,
     started: float,
-    response: web.StreamResponse | None = None,
+    response: web.StreamResponse | None,
+    body: bytes,
 ) -> None:
-    """Journal, count, time and log one exchange: what was asked (headers, query, body), by
-    whom, the status, a ``Retry-After`` it was answered with, and what a fault did to it;
-    count the answer for the coverage."""
+    """Journal, count, time and log one exchange: what was asked (headers, query, ``body`` as
+    read), by whom, the status, a ``Retry-After`` it was answered with, and what a fault did
+    to it; count the answer for the coverage. Not a coroutine: a request without a body (most
+    of them) is recorded without one more await."""
     path = request.path
-    user = request.get(USER_KEY)
+    user = request[USER_KEY]
     sent: int | None = None if note is not None and note.dropped else status
     # Wall time, not the scenario clock's: how long the server took is what a latency is.
     elapsed = time.perf_counter() - started
@@ -149,7 +154,8 @@ async def _record(
     if note is None or not note.dropped:  # a dropped answer reached nobody
         route = request.match_info.route
         template = route.resource.canonical if route.resource is not None else path
-        error = response.get(ERROR_SPEC) if response is not None else None
+        # Only an error answer carries its catalogue entry (a lookup that misses raises).
+        error = response.get(ERROR_SPEC) if response is not None and status >= 400 else None
         app[COVERAGE].note_answer(request.method, template, status, error)
     journal = app[JOURNAL]
     # Most requests have neither query nor body: their parsers are not even asked.
@@ -158,7 +164,7 @@ async def _record(
         request.query.items() if request.query_string else (),
         request.headers.items(),
         request.content_type if has_body else "",
-        await _body(request) if has_body else b"",
+        body,
         request.content_length if has_body else None,
     )
     retry_after = response.headers.get(hdrs.RETRY_AFTER) if response is not None else None
@@ -179,6 +185,11 @@ async def _record(
         answered = note.handled
         extra["dropped"] = True
     journal.record_http(request.method, path, answered, user, request_sent, **extra)
+
+
+async def _sent_body(request: web.Request) -> bytes:
+    """:func:`_body`, awaited only when the request has one (most have none)."""
+    return await _body(request) if request.body_exists else b""
 
 
 async def _body(request: web.Request) -> bytes:
@@ -207,9 +218,9 @@ async def _faulted(
     try:
         response = await _apply_fault(request, handler, app, hit, note)
     except web.HTTPException as exc:
-        await _record(request, app, exc.status, note, started)
+        _record(request, app, exc.status, note, started, None, await _sent_body(request))
         raise
-    await _record(request, app, response.status, note, started, response)
+    _record(request, app, response.status, note, started, response, await _sent_body(request))
     return response
 
 
