@@ -78,9 +78,22 @@ def test_a_login_diagram_names_the_guard_of_each_outcome() -> None:
     assert text.startswith(
         "---\ntitle: login (1/2 transitions covered; every transition is checked)"
     )
-    assert '  s_logging_in ==>|"[otp_missing] ×2"| s_otp_required' in text
-    # A state named like a Mermaid keyword is still a node; quotes are escaped.
-    assert '  s_logging_in -.->|"[a #quot;quoted#quot; guard]"| s_end' in text
+    # Login fans out per start state: each outcome is drawn as the start state's own copy.
+    assert '  s_logging_in ==>|"[otp_missing] ×2"| s_logging_in__otp_required' in text
+    assert '  s_logging_in__otp_required(["otp_required"])' in text
+    # Quotes are escaped.
+    assert '  s_logging_in -.->|"[a #quot;quoted#quot; guard]"| s_logging_in__end' in text
+
+
+def test_a_state_named_like_a_mermaid_keyword_is_still_a_node() -> None:
+    machine = {
+        "covered": 0,
+        "total": 1,
+        "transitions": [
+            {"trigger": "stop", "source": "RUNNING", "dest": "end", "guard": None, "count": 0},
+        ],
+    }
+    assert '  s_RUNNING -.->|"stop"| s_end' in render("task", machine)
 
 
 def test_an_unreachable_server_is_exit_2_with_one_line(tmp_path: Path) -> None:
