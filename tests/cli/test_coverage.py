@@ -60,6 +60,13 @@ def test_it_writes_the_json_and_a_diagram_per_machine(server: Server, tmp_path: 
     assert "  class s_PENDING reached" in task_mmd
     assert "  class s_COMPLETED unreached" in task_mmd
     assert ":red" not in task_mmd  # nothing drawn as an error
+    # Login is one fan per start state there too: each route's own copy of an outcome.
+    login_mmd = (out / "login.mmd").read_text()
+    assert (
+        '  s_signing_in_with_adfs -.->|"[user_unknown]"| s_signing_in_with_adfs__unknown_user'
+        in login_mmd
+    )
+    assert "  class s_signing_in_with_adfs__unknown_user unreached" in login_mmd
 
 
 def test_a_login_diagram_names_the_guard_of_each_outcome() -> None:
