@@ -15,7 +15,7 @@ from typing import Any
 from transitions import State
 from transitions.extensions.diagrams import GraphMachine
 
-from .drawing import DRAWINGS, MODULES, Drawing, sources
+from .drawing import DRAWINGS, MODULES, Drawing, sources, state_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,10 +60,6 @@ class _Graph(GraphMachine):
     state_cls = _LabelledState
 
 
-def _state_name(state: Any) -> str:
-    return state if isinstance(state, str) else str(state["name"])
-
-
 def drawn_table(definition: MachineDefinition) -> tuple[list[Any], list[dict[str, Any]]]:
     """The states and transitions GraphMachine draws for ``definition``.
 
@@ -92,9 +88,7 @@ def drawn_table(definition: MachineDefinition) -> tuple[list[Any], list[dict[str
     # or from no state at all; every other state only as its copies.
     starts = set(sources(definition.transitions))
     reached = set(copies.values())
-    own = [
-        s for s in definition.states if _state_name(s) in starts or _state_name(s) not in reached
-    ]
+    own = [s for s in definition.states if state_name(s) in starts or state_name(s) not in reached]
     return [*own, *({"name": node, "label": state} for node, state in copies.items())], rows
 
 

@@ -8,7 +8,7 @@ transitions' diagram extension (GraphMachine).
 
 A machine's module says how it wants to be drawn, beside its table:
 
-- ``DIAGRAM_DIRECTION``: ``LR`` (the default) or ``TB``.
+- ``DIAGRAM_DIRECTION``: ``LR`` (the default), ``TB``, ``RL`` or ``BT``.
 - ``DIAGRAM_FAN_PER_SOURCE``: when true, each source state gets its own copy of each state
   it leads to, so the drawing is one fan per source with no edges crossing between fans. It
   suits a machine whose sources are only sources (login's start states), where the sources
@@ -62,12 +62,17 @@ class Drawing:
         with the initial state's alone, its fan was pushed a rank to the right of the others
         and the drawing was too wide for its column.
         """
-        rows = list(transitions)
         if not self.fan_per_source:
             return [initial]
+        rows = list(transitions)
         entered = {row["dest"] for row in rows if row.get("dest") is not None}
         others = [s for s in sources(rows) if s != initial and s not in entered]
         return [initial, *others]
+
+
+def state_name(state: str | Mapping[str, Any]) -> str:
+    """The name of an entry of a machine's ``STATES`` (a name, or a state's definition)."""
+    return state if isinstance(state, str) else str(state["name"])
 
 
 def sources(transitions: Iterable[Mapping[str, Any]]) -> list[str]:
@@ -93,7 +98,7 @@ def drawing_of(module: ModuleType) -> Drawing:
     if not isinstance(fan, bool):
         raise ValueError(f"{module.__name__}.DIAGRAM_FAN_PER_SOURCE must be a bool")
     for state in module.STATES:
-        name = state if isinstance(state, str) else state["name"]
+        name = state_name(state)
         if SEPARATOR in name:
             # The node id of a copy could not be read back into its state.
             raise ValueError(f"{module.__name__}: state {name!r} contains {SEPARATOR!r}")
