@@ -106,6 +106,11 @@ _OUTCOMES = {state.value: state for state in OUTCOME_STATES}
 STATES = [state.value for state in LoginState]
 #: The machine's initial state (a model added without one starts here): the login's.
 INITIAL = START[LoginStep.LOGIN].value
+#: Drawn as one fan per start state, each with its own copy of the outcomes it reaches
+#: (:mod:`mockapi.statemachines.drawing`): the three start states share four outcomes, and
+#: drawn once each, the shared outcomes pulled the three fans' edges across each other and
+#: stacked their labels; more spacing did not separate them.
+DIAGRAM_FAN_PER_SOURCE = True
 
 #: The one event: the route's checks ran (the first guard that holds says where it stopped).
 CHECKED = "checked"

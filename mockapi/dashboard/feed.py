@@ -26,7 +26,6 @@ import asyncio
 import functools
 import itertools
 import logging
-import re
 import weakref
 from collections import Counter
 from collections.abc import Iterable
@@ -111,8 +110,6 @@ class ViewMessage(DeferredModel):
 
 # -- diagrams ------------------------------------------------------------------------------
 
-_CLASS_LINE = re.compile(r"(?P<indent>\s*)Class (?P<state>\S+) s_(?:default|active)")
-
 
 @functools.cache
 def machine_names() -> dict[str, MachineDefinition]:
@@ -138,17 +135,12 @@ def marked_mermaid(name: str, marked: Iterable[str]) -> str:
     """Machine ``name`` as Mermaid text with every state of ``marked`` (and no other) active.
 
     :func:`mockapi.statemachines.diagrams.mermaid` marks one current state; a dashboard shows many
-    models at once, so each state's ``Class`` line is rewritten to active or default.
+    models at once, so each node's ``Class`` line is rewritten to active or default: active
+    on every node that draws a marked state (a fanned machine draws a state once per source).
     """
-    chosen = set(marked)
-    lines = []
-    for line in _base_text(name).splitlines():
-        match = _CLASS_LINE.fullmatch(line)
-        if match is not None:
-            state = match["state"]
-            line = f"{match['indent']}Class {state} s_{'active' if state in chosen else 'default'}"
-        lines.append(line)
-    return "\n".join(lines) + "\n"
+    from mockapi.statemachines.diagrams import mark
+
+    return mark(_base_text(name), machine_names()[name].drawing, marked)
 
 
 def force_targets() -> dict[str, list[str]]:

@@ -20,15 +20,10 @@ from transitions import EventData, Machine, Transition
 from mockapi.domain import errors
 from mockapi.domain.errors import ErrorSpec
 from mockapi.domain.faultspec import HTTP_ACTIONS, WS_ACTIONS
-from mockapi.statemachines import connection, login, task
+from mockapi.statemachines.drawing import DRAWINGS, Drawing
 
 #: The machines, in the order the coverage lists them.
-MACHINES = ("login", "connection", "task")
-#: Which way each machine's diagram runs, as its module says (transitions' default: LR).
-DIRECTIONS = {
-    name: getattr(module, "DIAGRAM_DIRECTION", "LR")
-    for name, module in (("login", login), ("connection", connection), ("task", task))
-}
+MACHINES = tuple(DRAWINGS)
 
 
 def catalogue() -> dict[str, ErrorSpec]:
@@ -216,31 +211,32 @@ def mermaid(name: str, machine: Mapping[str, Any]) -> str:
     """One machine's coverage (an entry of :meth:`Coverage.view`'s ``machines``) as a Mermaid
     flowchart: covered transitions solid and green with their count, the others grey and
     dashed. A flowchart, not a ``stateDiagram-v2``: Mermaid styles single edges only in
-    flowcharts (``linkStyle``)."""
+    flowcharts (``linkStyle``). Nodes follow the machine's drawing (one fan per source, for
+    login): a node is reached when an edge taken starts or ends at it, so a fanned outcome's
+    copy is reached only by its own edge."""
+    drawing = DRAWINGS.get(name, Drawing())
     transitions: list[Mapping[str, Any]] = list(machine["transitions"])
-    states: list[str] = []
-    for row in transitions:
-        for state in (row["source"], row["dest"]):
-            if state not in states:
-                states.append(state)
-    reached = {s for row in transitions if row["count"] for s in (row["source"], row["dest"])}
+    ends = [(row["source"], drawing.node(row["source"], row["dest"])) for row in transitions]
+    nodes = list(dict.fromkeys(node for pair in ends for node in pair))
+    taken = [pair for row, pair in zip(transitions, ends, strict=True) if row["count"]]
+    reached = {node for pair in taken for node in pair}
     triggers = sorted({row["trigger"] for row in transitions})
     trigger = f"; every transition is {triggers[0]}" if len(triggers) == 1 else ""
     lines = [
         "---",
         f"title: {name} ({machine['covered']}/{machine['total']} transitions covered{trigger})",
         "---",
-        f"flowchart {DIRECTIONS.get(name, 'LR')}",
+        f"flowchart {drawing.direction}",
         CLASS_DEFS.rstrip("\n"),
     ]
-    for state in states:
-        lines.append(f'  {_node(state)}(["{_label(state)}"])')
+    for node in nodes:
+        lines.append(f'  {_node(node)}(["{_label(drawing.state_of(node))}"])')
     covered: list[str] = []
     uncovered: list[str] = []
     # A machine of one trigger (login: ``checked``) says it once, in the title; its edges are
     # told apart by their guards, and shorter labels overlap less.
-    single = len({row["trigger"] for row in transitions}) == 1
-    for index, row in enumerate(transitions):
+    single = len(triggers) == 1
+    for index, (row, (source, dest)) in enumerate(zip(transitions, ends, strict=True)):
         parts = [] if single and row.get("guard") else [row["trigger"]]
         if row.get("guard"):
             parts.append(f"[{row['guard']}]")
@@ -248,10 +244,10 @@ def mermaid(name: str, machine: Mapping[str, Any]) -> str:
         if row["count"]:
             label += f" ×{row['count']}"
         arrow = "==>" if row["count"] else "-.->"
-        lines.append(f'  {_node(row["source"])} {arrow}|"{_label(label)}"| {_node(row["dest"])}')
+        lines.append(f'  {_node(source)} {arrow}|"{_label(label)}"| {_node(dest)}')
         (covered if row["count"] else uncovered).append(str(index))
-    for state in states:
-        lines.append(f"  class {_node(state)} {'reached' if state in reached else 'unreached'}")
+    for node in nodes:
+        lines.append(f"  class {_node(node)} {'reached' if node in reached else 'unreached'}")
     if covered:
         lines.append(f"  linkStyle {','.join(covered)} {COVERED_EDGE}")
     if uncovered:

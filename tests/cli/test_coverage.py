@@ -60,6 +60,13 @@ def test_it_writes_the_json_and_a_diagram_per_machine(server: Server, tmp_path: 
     assert "  class s_PENDING reached" in task_mmd
     assert "  class s_COMPLETED unreached" in task_mmd
     assert ":red" not in task_mmd  # nothing drawn as an error
+    # Login is one fan per start state there too: each route's own copy of an outcome.
+    login_mmd = (out / "login.mmd").read_text()
+    assert (
+        '  s_signing_in_with_adfs -.->|"[user_unknown]"| s_signing_in_with_adfs__unknown_user'
+        in login_mmd
+    )
+    assert "  class s_signing_in_with_adfs__unknown_user unreached" in login_mmd
 
 
 def test_a_login_diagram_names_the_guard_of_each_outcome() -> None:
@@ -78,9 +85,22 @@ def test_a_login_diagram_names_the_guard_of_each_outcome() -> None:
     assert text.startswith(
         "---\ntitle: login (1/2 transitions covered; every transition is checked)"
     )
-    assert '  s_logging_in ==>|"[otp_missing] ×2"| s_otp_required' in text
-    # A state named like a Mermaid keyword is still a node; quotes are escaped.
-    assert '  s_logging_in -.->|"[a #quot;quoted#quot; guard]"| s_end' in text
+    # Login fans out per start state: each outcome is drawn as the start state's own copy.
+    assert '  s_logging_in ==>|"[otp_missing] ×2"| s_logging_in__otp_required' in text
+    assert '  s_logging_in__otp_required(["otp_required"])' in text
+    # Quotes are escaped.
+    assert '  s_logging_in -.->|"[a #quot;quoted#quot; guard]"| s_logging_in__end' in text
+
+
+def test_a_state_named_like_a_mermaid_keyword_is_still_a_node() -> None:
+    machine = {
+        "covered": 0,
+        "total": 1,
+        "transitions": [
+            {"trigger": "stop", "source": "RUNNING", "dest": "end", "guard": None, "count": 0},
+        ],
+    }
+    assert '  s_RUNNING -.->|"stop"| s_end' in render("task", machine)
 
 
 def test_an_unreachable_server_is_exit_2_with_one_line(tmp_path: Path) -> None:

@@ -307,6 +307,18 @@ def test_one_marked_state_is_the_diagram_of_that_current_state() -> None:
             assert marked_mermaid(name, [state]) == mermaid(definition, current=str(state))
 
 
+def test_a_marked_login_outcome_is_marked_in_every_fan_and_nowhere_else() -> None:
+    text = marked_mermaid("login", ["unknown_user", "signing_in_with_adfs"])
+    active = re.findall(r"^  Class (\S+) s_active$", text, re.MULTILINE)
+    assert sorted(active) == [
+        "logging_in__unknown_user",
+        "signing_in_with_adfs",
+        "signing_in_with_adfs__unknown_user",
+        "signing_in_with_hardware_token__unknown_user",
+    ]
+    assert re.findall(r"^  Class \S+ s_active$", marked_mermaid("login", []), re.MULTILINE) == []
+
+
 def test_marks_rewrite_only_the_class_lines() -> None:
     text = marked_mermaid("task", ["RUNNING", "FAILED"])
     assert "Class RUNNING s_active" in text
@@ -399,7 +411,9 @@ async def test_a_login_marks_where_it_stopped(client: Client) -> None:
     assert snapshot["machines"]["login"]["marked"] == ["authenticated"]
     assert snapshot["machines"]["login"]["last"]["username"] == "astravdi"
     assert user_row(snapshot, "astravdi")["last_login"]["outcome"] == "authenticated"
-    assert "Class authenticated s_active" in snapshot["diagrams"]["login"]
+    for start in ("logging_in", "signing_in_with_adfs", "signing_in_with_hardware_token"):
+        # Login is drawn as one fan per start state: each fan's copy of the outcome is marked.
+        assert f"Class {start}__authenticated s_active" in snapshot["diagrams"]["login"]
 
     resp = await client.post(
         "/api/v2/users/login/", json={"username": "user-4", "password": "x", "ldap": False}

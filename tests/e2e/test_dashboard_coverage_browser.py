@@ -1,6 +1,6 @@
 """The dashboard's diagrams in headless Chromium: readable at a glance on a 1400-pixel page
-(every machine at one scale, none overflowing), coverage painted on them, and the client
-conformance panel.
+(every machine at one scale, none overflowing, no edge label over another), coverage painted
+on them, and the client conformance panel.
 
 The screenshot goes to pytest's tmp dir, or to ``$MOCKAPI_SCREENSHOT_DIR/dashboard-coverage.png``
 when that is set (``MOCKAPI_SCREENSHOT_DIR=docs/screenshots`` refreshes the committed one).
@@ -28,6 +28,12 @@ pytestmark = pytest.mark.skipif(
     "chromium), as .ci/run does, to run the browser test",
 )
 MACHINES = ("login", "connection", "task")
+#: Edge labels each view draws: one per transition, but the state diagram draws connection's
+#: two parallel edges (start_cancelled, start_failed) as one.
+LABELS = {
+    "states": {"login": 16, "connection": 7, "task": 5},
+    "coverage": {"login": 16, "connection": 8, "task": 5},
+}
 #: The browser and its pages, as the dashboard's own browser test starts them.
 browser = base.browser
 watched = base.watched
@@ -48,6 +54,31 @@ def geometry(page: Page, name: str) -> dict[str, Any]:
             return {natural: svg.viewBox.baseVal.width, shown: box.width,
                     right: box.right, column: svg.parentElement.getBoundingClientRect().right,
                     page: document.documentElement.clientWidth};
+        }""",
+        name,
+    )
+    return found
+
+
+def label_overlaps(page: Page, name: str) -> dict[str, Any]:
+    """The drawn diagram's edge labels: how many, and each pair whose boxes intersect."""
+    found: dict[str, Any] = page.evaluate(
+        """(name) => {
+            const svg = document.querySelector(`#machine-${name} .diagram svg`);
+            // The outer label of each edge (Mermaid nests a span.edgeLabel in g.edgeLabel);
+            // an edge without a label ([*] -->) has an empty box.
+            const labels = [...svg.querySelectorAll('.edgeLabel')]
+                .filter((label) => !label.parentElement.closest('.edgeLabel'))
+                .map((label) => [label.textContent.trim(), label.getBoundingClientRect()])
+                .filter(([, box]) => box.width > 0 && box.height > 0);
+            const overlaps = [];
+            labels.forEach(([text, box], i) => labels.slice(i + 1).forEach(([other, next]) => {
+                if (box.left < next.right && next.left < box.right
+                        && box.top < next.bottom && next.top < box.bottom) {
+                    overlaps.push([text, other]);
+                }
+            }));
+            return {count: labels.length, overlaps};
         }""",
         name,
     )
@@ -75,6 +106,12 @@ def test_every_diagram_is_drawn_at_one_scale_and_none_overflows(
         # In balance: the largest is at most about twice the width of the smallest.
         widths = [geometry(page, name)["shown"] for name in MACHINES]
         assert max(widths) <= 2.2 * min(widths), (paint, widths)
+        # Readable: no edge label drawn over another (login's three routes share outcomes;
+        # drawn once each, their labels stacked).
+        for name in MACHINES:
+            labels = label_overlaps(page, name)
+            assert labels["count"] == LABELS[paint][name], (paint, name, labels)
+            assert labels["overlaps"] == [], (paint, name, labels)
     assert watched.errors == []
 
 

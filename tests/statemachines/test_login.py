@@ -715,6 +715,9 @@ def test_the_exported_diagram_shows_the_mfa_steps_and_totp() -> None:
         if "conditions" in row:
             unless = f" & !{row['unless']}" if "unless" in row else ""
             label = f"[{row['conditions']}{unless}]"
-        assert f"  {row['source']} --> {row['dest']}: {label}\n" in text
+        # Drawn as one fan per start state: each reaches a copy of its own of the outcome.
+        copy = f"{row['source']}__{row['dest']}"
+        assert f"  {row['source']} --> {copy}: {label}\n" in text
+        assert f'  state "{row["dest"]}" as {copy}\n' in text
     for state in ("logging_in", "signing_in_with_adfs", "signing_in_with_hardware_token"):
         assert f'state "{state}" as {state}' in text

@@ -320,13 +320,14 @@
   if (mermaidApi) {
     // Drawn at their natural size, the same scale for every machine: with useMaxWidth each
     // diagram was stretched or squeezed to the column, so a small machine came out huge and
-    // the wide one tiny. CSS only shrinks one that would overflow.
+    // the wide one tiny. CSS only shrinks one that would overflow. Nodes of one rank sit close
+    // (nodeSpacing): login's fans stack sixteen outcomes in one column.
     mermaidApi.initialize({
       startOnLoad: false,
       securityLevel: "strict",
       theme: "default",
-      state: { useMaxWidth: false, rankSpacing: 90, nodeSpacing: 40 },
-      flowchart: { useMaxWidth: false, rankSpacing: 140, nodeSpacing: 30 },
+      state: { useMaxWidth: false, rankSpacing: 90, nodeSpacing: 20 },
+      flowchart: { useMaxWidth: false, rankSpacing: 140, nodeSpacing: 20 },
     });
   }
   let drawing = Promise.resolve();
