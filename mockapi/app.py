@@ -42,7 +42,7 @@ from mockapi.statemachines.login import build_login_machine
 from mockapi.tls import TlsService, default_tls_dir
 from mockapi.web import parser_errors
 from mockapi.web.metrics import setup_metrics
-from mockapi.web.middleware import request_middleware
+from mockapi.web.middleware import request_middleware, setup_middleware
 from mockapi.web.transport import STALLS, Stalls
 
 #: The original's limit; a larger body gets 413 in the error shape.
@@ -193,6 +193,7 @@ def create_app(
     # The live dashboard hears every change of the clock, the runtime and the hub.
     setup_dashboard(app)
     setup_metrics(app)
+    setup_middleware(app)
     setup_routes(app)
     coverage.expect_routes(contract_routes())
     return app

@@ -14,7 +14,7 @@ import itertools
 from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple, cast
 
 from mockapi.domain.clock import iso_z
 from mockapi.domain.redaction import (
@@ -68,7 +68,9 @@ class Journal:
         self._time_format = time_format
         self.capacity = capacity
         self.max_bytes = max_bytes
-        self._entries: deque[dict[str, Any]] = deque()
+        #: Settled entries (dicts, as readers get them) and, among the newest, HTTP entries
+        #: not yet read (:data:`_Unread` tuples; see :meth:`record_http`).
+        self._entries: deque[dict[str, Any] | _Unread] = deque()
         #: The estimated size of each entry, beside it; ``size`` is their sum.
         self._sizes: deque[int] = deque()
         self.size = 0
@@ -77,10 +79,14 @@ class Journal:
         #: The last sequence number a :meth:`clear` forgot: entries up to it were cleared on
         #: purpose, so they never count as ``dropped`` (only the bound's losses do).
         self._cleared_through = 0
-        #: Told of every entry as it is made (the coverage counters); never of a clear.
+        #: Told of every entry but the HTTP answers as it is made (the coverage counters, which
+        #: count answers from the middleware); never of a clear.
         self.observers: list[Callable[[dict[str, Any]], None]] = []
+        #: The sequence number of the oldest entry that may still be unread (0: none); any
+        #: later one may be too.
+        self._unread_from = 0
 
-    def _keep(self, entry: dict[str, Any], size: int) -> None:
+    def _store(self, entry: dict[str, Any] | _Unread, size: int) -> None:
         """Add ``entry``, then drop the oldest while the count or the size is over its bound.
 
         The newest entry always stays, however large: a body is cut to ``MAX_BODY_BYTES``
@@ -93,6 +99,10 @@ class Journal:
         while len(entries) > 1 and (len(entries) > self.capacity or self.size > self.max_bytes):
             entries.popleft()
             self.size -= sizes.popleft()
+
+    def _keep(self, entry: dict[str, Any], size: int) -> None:
+        """:meth:`_store` ``entry``, and tell the observers of it."""
+        self._store(entry, size)
         for observer in self.observers:
             observer(entry)
 
@@ -108,32 +118,57 @@ class Journal:
         path: str,
         status: int | None,
         user: str | None,
-        request: RequestSide | None = None,
-        **extra: Any,
+        headers: bytes | None = None,
+        query: tuple[tuple[str, str], ...] = (),
+        media: str = "",
+        body: bytes = b"",
+        declared: int | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
-        """One answered request: what was asked, by whom, and the status it got."""
+        """One answered request: what was asked, by whom, and the status it got, then what
+        it sent (the fields of a :class:`RequestSide`; ``headers`` None: not known) and what a
+        fault or the answer added (``extra``).
+
+        Kept as one flat tuple, as it arrived, and redacted, parsed and made the entry readers
+        get when the journal is first read (:meth:`_settled_entries`). Most entries are never read,
+        and every object an entry holds is one more to free, cold, when the bound drops it:
+        that and redacting every request's headers cost more than the rest of its recording.
+        Only the journal's readers see an entry, so nothing unredacted ever leaves it.
+        """
         self.last_seq = seq = next(self._seq)
-        entry: dict[str, Any] = {
-            "seq": seq,
-            "time": self._clock(),
-            "kind": "http",
-            "method": method,
-            "path": path,
-            "status": status,
-            "user": user,
-        }
         size = ENTRY_OVERHEAD + len(path)
-        if request is not None:
-            entry["query"] = request.query
-            entry["headers"] = request.headers
-            entry["body"] = request.body
-            if request.omitted is not None:
-                entry["body_omitted"] = request.omitted
-            size += request.size
+        if headers is not None:
+            size += len(headers) + len(body) + 8
+            if query:
+                size += _text_size(dict(query))
         if extra:
-            entry.update(extra)
             size += _text_size(extra)
-        self._keep(entry, size)
+        unread = (
+            seq, self._clock(), method, path, status, user, headers, query, media, body,
+            declared, extra,
+        )  # fmt: skip
+        if len(body) > MAX_BODY_BYTES:
+            # Cut now, so no entry holds more of a body than the journal keeps.
+            self._store(_settled(unread), size - len(body) + MAX_BODY_BYTES)
+            return
+        if not self._unread_from:
+            self._unread_from = seq
+        self._store(unread, size)
+
+    def _settled_entries(self) -> deque[dict[str, Any]]:
+        """The entries, every one as readers get it: those recorded since the last read (the
+        newest, reached from the deque's end, where indexing is cheap) are settled first."""
+        entries = self._entries
+        if self._unread_from and entries:
+            first = entries[0]
+            oldest = first[0] if isinstance(first, tuple) else first["seq"]
+            start = max(0, self._unread_from - oldest)
+            for index in range(start - len(entries), 0):
+                entry = entries[index]
+                if isinstance(entry, tuple):
+                    entries[index] = _settled(entry)
+        self._unread_from = 0
+        return cast("deque[dict[str, Any]]", entries)
 
     def record_ws(self, user: str | None, frame: dict[str, Any]) -> None:
         """A frame the server pushed to the sockets of ``user``."""
@@ -179,7 +214,7 @@ class Journal:
     def entries(self) -> list[dict[str, Any]]:
         """The entries held, oldest first, times as the clock's numbers (for the domain's
         own readers: verification, coverage)."""
-        return list(self._entries)
+        return list(self._settled_entries())
 
     def formatted(self, entry: dict[str, Any]) -> dict[str, Any]:
         """``entry`` as readers get it: its time written as the API writes times."""
@@ -191,14 +226,15 @@ class Journal:
 
     def since(self, seq: int = 0) -> tuple[list[dict[str, Any]], int]:
         """Entries after ``seq``, oldest first, and how many of those the bound dropped."""
-        oldest = self._entries[0]["seq"] if self._entries else self.last_seq + 1
+        held = self._settled_entries()
+        oldest = held[0]["seq"] if held else self.last_seq + 1
         # Sequence numbers are consecutive inside the deque, so the start is an index.
         # Clamped to the length: islice refuses an index past sys.maxsize (a huge ``since``).
-        start = min(max(0, seq - oldest + 1), len(self._entries))
+        start = min(max(0, seq - oldest + 1), len(held))
         time_format = self._time_format
         entries = [
             {**entry, "time": time_format(entry["time"])}
-            for entry in itertools.islice(self._entries, start, None)
+            for entry in itertools.islice(held, start, None)
         ]
         # Entries a clear forgot are not losses: without the max, a DELETE (or a reset) of N
         # entries made every later read report N dropped.
@@ -209,32 +245,79 @@ class Journal:
         self._entries.clear()
         self._sizes.clear()
         self.size = 0
+        self._unread_from = 0
         self._cleared_through = self.last_seq
 
 
-class RequestSide:
-    """What a request sent, as the journal keeps it (see :func:`request_side`)."""
+class RequestSide(NamedTuple):
+    """What a request sent, as it arrived; the journal redacts it when it is read.
 
-    __slots__ = ("body", "headers", "omitted", "query", "size")
+    ``headers`` is the request's header lines, ``name:value`` joined by CRLF, as bytes (a
+    value never holds a line break); ``query`` its query's (name, value) pairs; ``body`` the
+    body as read, of type ``media``, and ``declared`` the size of a body that was not read
+    (see :func:`~mockapi.domain.redaction.read_body`).
+    """
 
-    def __init__(
-        self,
-        query: dict[str, Any],
-        headers: dict[str, str],
-        body: Any,
-        omitted: dict[str, Any] | None,
-    ) -> None:
-        self.query = query
-        self.headers = headers
-        self.body = body
-        self.omitted = omitted
-        # Most requests have a few headers and neither query nor body: no generic walk.
-        size = sum(len(name) + len(value) + 6 for name, value in headers.items()) + 2
-        if query:
-            size += _text_size(query)
-        if body is not None:
-            size += _text_size(body)
-        self.size = size
+    headers: bytes
+    query: tuple[tuple[str, str], ...] = ()
+    media: str = ""
+    body: bytes = b""
+    declared: int | None = None
+
+    def settle(self) -> dict[str, Any]:
+        """The entry's request fields, redacted: ``query``, ``headers``, ``body`` and, when
+        part of the body was left out, ``body_omitted``."""
+        lines = self.headers.decode("utf-8", "surrogateescape").split("\r\n")
+        pairs = [line.partition(":")[::2] for line in lines] if self.headers else []
+        body, omitted = (
+            read_body(self.media, self.body, self.declared)
+            if self.body or self.declared
+            else (None, None)
+        )
+        fields: dict[str, Any] = {
+            "query": redact_query(self.query),
+            "headers": redact_headers(pairs),
+            "body": body,
+        }
+        if omitted is not None:
+            fields["body_omitted"] = omitted
+        return fields
+
+
+#: An HTTP entry as recorded: seq, time, method, path, status, user, the request side's
+#: fields (headers, query, media, body, declared) and extra (see :meth:`Journal.record_http`).
+_Unread = tuple[
+    int, float, str, str, int | None, str | None,
+    bytes | None, tuple[tuple[str, str], ...], str, bytes, int | None,
+    dict[str, Any] | None,
+]  # fmt: skip
+
+
+def _settled(entry: _Unread) -> dict[str, Any]:
+    """An HTTP entry as readers get it: its keys in the order seq, time, kind, method, path,
+    status, user, query, headers, body, then what a fault or the answer added."""
+    seq, time, method, path, status, user, headers, query, media, body, declared, extra = entry
+    settled: dict[str, Any] = {
+        "seq": seq,
+        "time": time,
+        "kind": "http",
+        "method": method,
+        "path": path,
+        "status": status,
+        "user": user,
+    }
+    if headers is not None:
+        settled.update(RequestSide(headers, query, media, body, declared).settle())
+    if extra:
+        settled.update(extra)
+    return settled
+
+
+def header_block(headers: Iterable[tuple[str, str]]) -> bytes:
+    """(name, value) pairs as :class:`RequestSide` keeps them."""
+    return "\r\n".join(f"{name}:{value}" for name, value in headers).encode(
+        "utf-8", "surrogateescape"
+    )
 
 
 def request_side(
@@ -244,7 +327,6 @@ def request_side(
     raw: bytes,
     declared: int | None = None,
 ) -> RequestSide:
-    """The journal's record of a request's query and headers (pairs) and body, redacted;
-    ``declared`` is the size of a body that was not read (see :func:`read_body`)."""
-    body, omitted = read_body(media, raw, declared) if raw or declared else (None, None)
-    return RequestSide(redact_query(query), redact_headers(headers), body, omitted)
+    """What a request sent, from its query and headers as (name, value) pairs, its body's
+    media type and bytes, and ``declared``, the size of a body that was not read."""
+    return RequestSide(header_block(headers), tuple(query), media, raw, declared)

@@ -26,16 +26,18 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
+from aiohttp.web_urldispatcher import AbstractRoute, PlainResource
 from multidict import CIMultiDict
 
+from mockapi.domain.coverage import Coverage
 from mockapi.domain.errors import AUTH_HEADERS, PERMISSION_DENIED, ErrorCode
 from mockapi.domain.faults import FaultEngine, HttpHit, Requester
 from mockapi.domain.faultspec import FaultSpec, default_message
-from mockapi.domain.journal import request_side
+from mockapi.domain.journal import Journal
 from mockapi.domain.redaction import keeps_body
 from mockapi.domain.urls import is_journaled, is_service_path
 from mockapi.domain.world import User
@@ -43,7 +45,7 @@ from mockapi.jsonfmt import dumps
 from mockapi.keys import COVERAGE, FAULTS, JOURNAL, RUNTIME, SETTINGS
 from mockapi.web.auth import USER_KEY, identify
 from mockapi.web.errors import ERROR_SPEC, answer, error_response
-from mockapi.web.metrics import METRICS
+from mockapi.web.metrics import METRICS, Metrics
 from mockapi.web.rules import SERVICE_TOKEN_HEADER, is_websocket_upgrade, service_token_ok
 from mockapi.web.transport import (
     STALLS,
@@ -58,6 +60,66 @@ from mockapi.web.transport import (
 #: One line per request (method, path, status, user, time taken) at DEBUG, unless
 #: ``--access-log off``: a 403 or a 428 then leaves a trace in the terminal.
 access_log = logging.getLogger("mockapi.access")
+#: How :class:`~mockapi.domain.journal.RequestSide` joins a request's raw header lines.
+_LINES, _COLON = b"\r\n", b":"
+
+
+@dataclass(frozen=True, slots=True)
+class RouteFacts:
+    """What recording asks of a request's route: its name (the metrics' label), its path
+    template (the coverage's) and whether its answers are journaled (None: it depends on the
+    path, for a route whose path has a variable part)."""
+
+    name: str | None
+    template: str
+    journaled: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class Wiring:
+    """What the middleware reads on every request, looked up once per app instead of once
+    per request (an app key lookup is a Python call): the services it feeds and the two
+    settings it obeys. They live as long as the app; a reset clears them in place."""
+
+    faults: FaultEngine
+    journal: Journal
+    coverage: Coverage
+    metrics: Metrics
+    service_token: str | None
+    access_log: bool
+    #: Each registered route's facts, learnt at its first request (a few property calls each,
+    #: on every request otherwise). Only the app's own routes: an unmatched request's route
+    #: is made for it, and would grow this without bound.
+    routes: dict[AbstractRoute, RouteFacts] = field(default_factory=dict)
+
+    def facts(self, route: AbstractRoute, path: str) -> RouteFacts:
+        """``route``'s facts (``path``: the request's, for a route the app never registered)."""
+        known = self.routes.get(route)
+        if known is not None:
+            return known
+        resource = route.resource
+        if resource is None:  # no route matched: a 404 or 405 made for this request
+            return RouteFacts(None, path, is_journaled(path))
+        plain = isinstance(resource, PlainResource)
+        facts = RouteFacts(route.name, resource.canonical, is_journaled(path) if plain else None)
+        self.routes[route] = facts
+        return facts
+
+
+WIRING = web.AppKey("request_wiring", Wiring)
+
+
+def setup_middleware(app: web.Application) -> None:
+    """Wire :func:`request_middleware` to ``app``'s services (after :func:`setup_metrics`)."""
+    settings = app[SETTINGS]
+    app[WIRING] = Wiring(
+        app[FAULTS],
+        app[JOURNAL],
+        app[COVERAGE],
+        app[METRICS],
+        settings.service_token,
+        settings.access_log,
+    )
 
 
 @dataclass(slots=True)
@@ -85,26 +147,25 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
     # Nobody yet: set, so the journal reads it without the KeyError a missing key costs.
     request[USER_KEY] = None
     app = request.app  # a property that asks the match info: read once, passed on
-    faults = app[FAULTS]
+    wiring = app[WIRING]
+    faults = wiring.faults
     if faults.on_http:
         hit = await faults.match_http(request.method, request.path, _requester_of(request))
         if hit is not None:
             return await _faulted(request, handler, app, hit, started)
     try:
-        response = await _guarded(request, handler, app)
+        response = await _guarded(request, handler, wiring)
     except web.HTTPException as exc:  # a redirect: the error answers let it through
-        _record(request, app, exc.status, None, started, None, await _sent_body(request))
+        _record(request, wiring, exc.status, None, started, None, await _sent_body(request))
         raise
     body = await _body(request) if request.body_exists else b""
-    _record(request, app, response.status, None, started, response, body)
+    _record(request, wiring, response.status, None, started, response, body)
     return response
 
 
-async def _guarded(
-    request: web.Request, handler: Handler, app: web.Application
-) -> web.StreamResponse:
+async def _guarded(request: web.Request, handler: Handler, wiring: Wiring) -> web.StreamResponse:
     """The service-token check, then the handler, with what it raises answered as JSON."""
-    expected = app[SETTINGS].service_token
+    expected = wiring.service_token
     if (
         expected
         and is_service_path(request.path)
@@ -122,7 +183,7 @@ async def _guarded(
 
 def _record(
     request: web.Request,
-    app: web.Application,
+    wiring: Wiring,
     status: int,
     note: FaultNote | None,
     started: float,
@@ -134,57 +195,58 @@ def _record(
     to it; count the answer for the coverage. Not a coroutine: a request without a body (most
     of them) is recorded without one more await."""
     path = request.path
+    method = request.method
     user = request[USER_KEY]
+    route = wiring.facts(request.match_info.route, path)
     sent: int | None = None if note is not None and note.dropped else status
     # Wall time, not the scenario clock's: how long the server took is what a latency is.
     elapsed = time.perf_counter() - started
-    app[METRICS].observe(
-        request.match_info.route.name, request.method, sent, None if status == 101 else elapsed
-    )
-    if app[SETTINGS].access_log and access_log.isEnabledFor(logging.DEBUG):
+    wiring.metrics.observe(route.name, method, sent, None if status == 101 else elapsed)
+    if wiring.access_log and access_log.isEnabledFor(logging.DEBUG):
         # A decoded path may hold a line break (%0A): escaped, it cannot forge a log line.
         shown = path if path.isprintable() else ascii(path)
         access_log.debug(
             "%s %s %s user=%s %.2fms",
-            request.method, shown, "-" if sent is None else sent, user or "-", elapsed * 1000,
+            method, shown, "-" if sent is None else sent, user or "-", elapsed * 1000,
         )  # fmt: skip
     # The dashboard's own page, files and feed would bury the API traffic a test inspects.
-    if not is_journaled(path):
+    if not (is_journaled(path) if route.journaled is None else route.journaled):
         return
     if note is None or not note.dropped:  # a dropped answer reached nobody
-        route = request.match_info.route
-        template = route.resource.canonical if route.resource is not None else path
         # Only an error answer carries its catalogue entry (a lookup that misses raises).
-        error = response.get(ERROR_SPEC) if response is not None and status >= 400 else None
-        app[COVERAGE].note_answer(request.method, template, status, error)
-    journal = app[JOURNAL]
+        wiring.coverage.note_answer(
+            method,
+            route.template,
+            status,
+            response.get(ERROR_SPEC) if response is not None and status >= 400 else None,
+        )
+    extra: dict[str, object] | None = None
+    if response is not None:
+        retry_after = response.headers.get(hdrs.RETRY_AFTER)
+        if retry_after is not None:
+            extra = {"retry_after": retry_after}
+    answered: int | None = status
+    if note is not None:
+        extra = {"fault": note.fault_id, **(extra or {})}
+        if note.dropped:
+            # What the handler answered (so what the world now holds), though nobody got it.
+            answered = note.handled
+            extra["dropped"] = True
     # Most requests have neither query nor body: their parsers are not even asked.
     has_body = request.body_exists
-    request_sent = request_side(
-        request.query.items() if request.query_string else (),
-        request.headers.items(),
+    wiring.journal.record_http(
+        method,
+        path,
+        answered,
+        user,
+        # The header lines as they arrived (the parser decoded them as the journal will).
+        _LINES.join(map(_COLON.join, request.raw_headers)),
+        tuple(request.query.items()) if request.query_string else (),
         request.content_type if has_body else "",
         body,
         request.content_length if has_body else None,
+        extra,
     )
-    retry_after = response.headers.get(hdrs.RETRY_AFTER) if response is not None else None
-    if note is None:
-        if retry_after is None:
-            journal.record_http(request.method, path, status, user, request_sent)
-        else:
-            journal.record_http(
-                request.method, path, status, user, request_sent, retry_after=retry_after
-            )
-        return
-    extra: dict[str, object] = {"fault": note.fault_id}
-    if retry_after is not None:
-        extra["retry_after"] = retry_after
-    answered: int | None = status
-    if note.dropped:
-        # What the handler answered (so what the world now holds), though nobody received it.
-        answered = note.handled
-        extra["dropped"] = True
-    journal.record_http(request.method, path, answered, user, request_sent, **extra)
 
 
 async def _sent_body(request: web.Request) -> bytes:
@@ -218,9 +280,11 @@ async def _faulted(
     try:
         response = await _apply_fault(request, handler, app, hit, note)
     except web.HTTPException as exc:
-        _record(request, app, exc.status, note, started, None, await _sent_body(request))
+        _record(request, app[WIRING], exc.status, note, started, None, await _sent_body(request))
         raise
-    _record(request, app, response.status, note, started, response, await _sent_body(request))
+    _record(
+        request, app[WIRING], response.status, note, started, response, await _sent_body(request)
+    )
     return response
 
 
@@ -260,13 +324,13 @@ async def _apply_fault(
         faults.note_http(hit, "proxy_error", method, path, status=spec.proxy_error)
         response = proxy_error_response(spec.proxy_error)
     elif spec.truncate is None and spec.trickle_bps is None:
-        return await _guarded(request, handler, app)
+        return await _guarded(request, handler, app[WIRING])
     elif is_websocket_upgrade(request):
         # A handshake's answer has no body to cut or slow down: its connection is cut instead.
         return _cut_handshake(request, app, hit, note)
     else:
         try:
-            response = await _guarded(request, handler, app)
+            response = await _guarded(request, handler, app[WIRING])
         except web.HTTPException as exc:  # a redirect: its (empty) body is cut all the same
             response = exc
     if spec.truncate is None and spec.trickle_bps is None:
@@ -349,7 +413,7 @@ async def _drop(
             transport.close()
         return web.Response(status=503)  # never sent: the connection is gone
     try:
-        response = await _guarded(request, handler, app)
+        response = await _guarded(request, handler, app[WIRING])
     except web.HTTPException as exc:  # a redirect the error answers let through
         _dropped(faults, request, hit, note, exc.status)
         transport.close()

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from mockapi.domain.journal import Journal, iso_time, request_side
-from mockapi.domain.redaction import MAX_BODY_BYTES
+from mockapi.domain.redaction import MAX_BODY_BYTES, read_body, redact_headers, redact_query
 
 TIME = "2026-11-25T07:45:16.710622Z"
 #: TIME as the clock gives it: the journal keeps the number and formats it when read.
@@ -172,7 +172,7 @@ def test_an_http_entry_keeps_the_query_headers_and_parsed_body_after_the_answer(
         [("page", "2")], [("Content-Type", "application/json")], "application/json",
         b'{"username": "ann", "password": "p"}',
     )  # fmt: skip
-    j.record_http("POST", "/api/v2/users/login/", 200, "ann", sent)
+    j.record_http("POST", "/api/v2/users/login/", 200, "ann", *sent)
     (entry,), _ = j.since()
     assert entry == {
         "seq": 1, "time": TIME, "kind": "http", "method": "POST", "path": "/api/v2/users/login/",
@@ -184,7 +184,7 @@ def test_an_http_entry_keeps_the_query_headers_and_parsed_body_after_the_answer(
 
 def test_a_body_left_out_is_said_so() -> None:
     j = journal()
-    j.record_http("POST", "/x/", 200, None, request_side([], [], "image/png", b"\x89PNG"))
+    j.record_http("POST", "/x/", 200, None, *request_side([], [], "image/png", b"\x89PNG"))
     (entry,), _ = j.since()
     assert (entry["body"], entry["body_omitted"]) == (None, {"media": "image/png", "bytes": 4})
 
@@ -216,7 +216,7 @@ def test_the_size_bound_drops_the_oldest_entries_and_counts_them() -> None:
     j = Journal(lambda: TIME_S, capacity=1000, max_bytes=10_000)
     big = request_side([], [], "text/plain", b"x" * 3000)
     for _ in range(5):
-        j.record_http("POST", "/api/v2/x/", 200, None, big)
+        j.record_http("POST", "/api/v2/x/", 200, None, *big)
     entries, dropped = j.since()
     # Each entry holds over 3000 bytes of text: three fit in 10 000, the two oldest went.
     assert (seqs(entries), dropped) == ([3, 4, 5], 2)
@@ -226,7 +226,7 @@ def test_the_size_bound_drops_the_oldest_entries_and_counts_them() -> None:
 def test_one_entry_larger_than_the_bound_is_still_kept_alone() -> None:
     j = Journal(lambda: TIME_S, max_bytes=100)
     fill(j, 1)
-    j.record_http("POST", "/x/", 200, None, request_side([], [], "text/plain", b"y" * 500))
+    j.record_http("POST", "/x/", 200, None, *request_side([], [], "text/plain", b"y" * 500))
     entries, dropped = j.since()
     assert (seqs(entries), dropped) == ([2], 1)
 
@@ -237,3 +237,92 @@ def test_a_clear_gives_back_the_size() -> None:
     assert j.size > 0
     j.clear()
     assert j.size == 0
+
+
+# -- the request side, redacted when read ---------------------------------------------------
+#: A token-shaped value (the journal fingerprints anything JWT-shaped).
+JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbm4ifQ.c2lnbmF0dXJl"
+#: Requests as (query pairs, header pairs, media type, body): a login with its secrets, a
+#: form, a token in a header and in the query, text, a binary body, an unread body, a body
+#: over the kept size, a header that is not UTF-8.
+SIDES: list[tuple[list[tuple[str, str]], list[tuple[str, str]], str, bytes, int | None]] = [
+    ([], [("Host", "h"), ("Content-Type", "application/json")], "application/json",
+     b'{"username": "ann", "password": "p", "otp_code": "1"}', None),
+    ([], [("Content-Type", "application/x-www-form-urlencoded")],
+     "application/x-www-form-urlencoded", b"username=ann&password=p&token_code=123456", None),
+    ([("access_token", JWT), ("page", "2"), ("page", "3")], [("Authorization", f"JWT {JWT}")],
+     "", b"", None),
+    ([], [("X-Service-Token", "s3cret"), ("Cookie", f"a=1; t={JWT}")], "text/plain",
+     b"hello", None),
+    ([], [("Content-Type", "image/png")], "image/png", b"\x89PNG", None),
+    ([], [("Content-Type", "multipart/form-data")], "multipart/form-data", b"", 1234),
+    ([], [("Content-Type", "text/plain")], "text/plain", b"x" * (MAX_BODY_BYTES + 10), None),
+    ([], [("X-Odd", "caf\udce9")], "", b"", None),
+]  # fmt: skip
+
+
+def eager(query: Any, headers: Any, media: str, raw: bytes, declared: int | None) -> Any:
+    """What the request side reads as, redacted by the redaction module's own functions."""
+    body, omitted = read_body(media, raw, declared) if raw or declared else (None, None)
+    fields = {"query": redact_query(query), "headers": redact_headers(headers), "body": body}
+    return fields if omitted is None else {**fields, "body_omitted": omitted}
+
+
+def test_a_request_side_reads_as_the_redaction_functions_make_it() -> None:
+    j = journal()
+    for side in SIDES:
+        j.record_http("POST", "/x/", 200, "ann", *request_side(*side))
+    entries, _ = j.since()
+    for entry, side in zip(entries, SIDES, strict=True):
+        fields = {
+            k: v for k, v in entry.items() if k in ("query", "headers", "body", "body_omitted")
+        }
+        assert fields == eager(*side)
+    assert JWT not in repr(entries)
+    assert "s3cret" not in repr(entries)
+
+
+def test_entries_recorded_between_reads_are_settled_among_the_others() -> None:
+    j = journal()
+    j.record_http("GET", "/a/", 200, None, *request_side([], [("Host", "h")], "", b""))
+    j.record("fault", fault="f", action="status")
+    first, _ = j.since()
+    j.record_ws("ann", {"type": "task"})
+    j.record_http("GET", "/b/", 200, None, *request_side([], [("Host", "h")], "", b""))
+    j.record_http("GET", "/c/", 204, None)  # no request side: no request fields
+    j.record("fault", fault="f", action="drop")
+    entries, dropped = j.since()
+    assert (seqs(first), seqs(entries), dropped) == ([1, 2], [1, 2, 3, 4, 5, 6], 0)
+    assert [e["kind"] for e in entries] == ["http", "fault", "ws", "http", "http", "fault"]
+    assert [e.get("headers") for e in entries] == [
+        {"host": "h"},
+        None,
+        None,
+        {"host": "h"},
+        None,
+        None,
+    ]
+    assert all(all(not key.startswith("_") for key in e) for e in j.entries())
+
+
+def test_a_body_over_the_kept_size_is_cut_when_recorded() -> None:
+    j = journal()
+    big = b"y" * (4 * MAX_BODY_BYTES)
+    j.record_http("POST", "/x/", 200, None, *request_side([], [], "text/plain", big))
+    assert j.size < MAX_BODY_BYTES + 1024  # what the entry holds, not what was sent
+    (entry,), _ = j.since()
+    assert entry["body_omitted"] == {
+        "media": "text/plain",
+        "bytes": len(big),
+        "kept": MAX_BODY_BYTES,
+    }
+
+
+def test_observers_hear_every_entry_but_the_http_answers() -> None:
+    j = journal()
+    heard: list[str] = []
+    j.observers.append(lambda entry: heard.append(entry["kind"]))
+    j.record_http("GET", "/a/", 200, None)
+    j.record("fault", fault="f", action="status")
+    j.record_ws("ann", {"type": "task"})
+    assert heard == ["fault", "ws"]

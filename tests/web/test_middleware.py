@@ -11,6 +11,7 @@ from pytest_aiohttp import AiohttpClient
 
 from mockapi.app import create_app
 from mockapi.settings import Settings
+from mockapi.web.middleware import WIRING
 from tests.answers import PERMISSION_DENIED, expect
 from tests.conftest import SECRET
 from tests.helpers import Client, auth, login
@@ -155,3 +156,34 @@ async def test_the_user_of_an_authenticated_request_is_journaled(client: Client)
     token = await login(client)
     await client.get("/api/v2/pools/", headers=auth(token))
     assert (await journal_of(client))[-1] == ("GET", "/api/v2/pools/", 200, "astravdi")
+
+
+# -- what recording learns of each route --------------------------------------------------------
+async def test_each_registered_route_is_learnt_once_and_unmatched_paths_never(
+    client: Client,
+) -> None:
+    token = await login(client)
+    for _ in range(3):
+        await client.get("/api/v2/pools/", headers=auth(token))
+    for n in range(50):  # a scanner's unknown paths: each 404's route is made for it
+        assert (await client.get(f"/no/such/{n}/")).status == 404
+    learnt = client.app[WIRING].routes
+    assert sorted(facts.name or "" for facts in learnt.values()) == ["login", "pools"]
+    assert [e[1] for e in await journal_of(client)][-3:] == [
+        "/no/such/47/",
+        "/no/such/48/",
+        "/no/such/49/",
+    ]
+
+
+async def test_a_route_with_a_variable_path_is_asked_per_path_whether_it_is_journaled(
+    client: Client,
+) -> None:
+    await client.get("/dashboard/static/dashboard.js")  # the tool's own: never journaled
+    await client.get("/api/v2/tasks/7e1459c2-3e19-4c3d-98f5-8344d44ae6f4/")  # the API's
+    learnt = {facts.template: facts for facts in client.app[WIRING].routes.values()}
+    assert learnt["/dashboard/static/{filename}"].journaled is None
+    assert learnt["/api/v2/tasks/{task_id}/"].journaled is None
+    assert [e[1] for e in await journal_of(client)] == [
+        "/api/v2/tasks/7e1459c2-3e19-4c3d-98f5-8344d44ae6f4/"
+    ]
