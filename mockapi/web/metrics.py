@@ -131,8 +131,9 @@ class RequestCollector(Collector):
     """The per-request counts, as Prometheus families when scraped."""
 
     def __init__(self) -> None:
-        #: (route, method, status label) -> answers.
-        self.counts: dict[tuple[str, str, str], int] = {}
+        #: (route, method, status) -> answers; the status is made a label when scraped (None:
+        #: nothing was sent), not on every request.
+        self.counts: dict[tuple[str, str, int | None], int] = {}
         #: route -> answers per latency bucket (the last is past every bound: +Inf).
         self.buckets: dict[str, list[int]] = {}
         #: route -> the sum of the latencies.
@@ -144,7 +145,11 @@ class RequestCollector(Collector):
             "HTTP requests answered, by route name, method and status.",
             labels=["route", "method", "status"],
         )
-        for labels, count in sorted(self.counts.items()):
+        labelled = (
+            ((route, method, "none" if status is None else str(status)), count)
+            for (route, method, status), count in self.counts.items()
+        )
+        for labels, count in sorted(labelled):
             requests.add_metric(list(labels), count)
         yield requests
         latency = HistogramMetricFamily(
@@ -185,7 +190,7 @@ class Metrics:
         route = route or UNMATCHED
         if method not in METHODS:
             method = "other"
-        key = (route, method, "none" if status is None else str(status))
+        key = (route, method, status)
         counts = self._counts
         counts[key] = counts.get(key, 0) + 1
         if seconds is not None:

@@ -108,3 +108,14 @@ def test_each_app_has_a_registry_of_its_own() -> None:
     key = ("mockapi_http_requests_total", label(route="health", method="GET", status="200"))
     assert samples(first)[key] == 1
     assert key not in samples(second)
+
+
+def test_an_answer_never_sent_is_counted_with_the_status_none() -> None:
+    world = World(load_scenario(default_scenario_path()))
+    metrics = make(world, Tally(), Tally(), [0])
+    metrics.observe("pools", "GET", None, 0.001)  # a fault dropped, reset or hung it
+    metrics.observe("pools", "GET", 200, 0.001)
+    got = samples(metrics)
+    requests = "mockapi_http_requests_total"
+    assert got[(requests, label(route="pools", method="GET", status="none"))] == 1
+    assert got[(requests, label(route="pools", method="GET", status="200"))] == 1
