@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
@@ -189,10 +189,28 @@ async def parse_path(request: web.Request, path: type[P]) -> P:
 
 
 async def parse_query(request: web.Request, query: type[Q]) -> Q:
-    """Validated query parameters."""
+    """Validated query parameters.
+
+    A request without a query string (nearly every poll of ``GET /pools/``) gets the model's
+    defaults validated once per model, not once per request, when the model is frozen (so no
+    handler can change what the next request gets) and has a default for every field.
+    """
+    if not request.query_string and query.model_config.get("frozen"):
+        defaults = _DEFAULTS.get(query)
+        if defaults is None:
+            errors: list[dict[str, Any]] = []
+            defaults = _validate(query, {}, "query", errors)
+            if defaults is not None:
+                _DEFAULTS[query] = defaults
+        if defaults is not None:
+            return cast(Q, defaults)
     _, parsed, _ = await parse(request, query=query)
     assert parsed is not None
     return parsed
+
+
+#: Each frozen query model validated from no parameters (see :func:`parse_query`).
+_DEFAULTS: dict[type[BaseModel], BaseModel] = {}
 
 
 async def parse_body(request: web.Request, body: type[B]) -> B:

@@ -13,7 +13,7 @@ from enum import IntEnum
 from typing import Annotated, Any
 
 from aiohttp import web
-from pydantic import UUID4, BaseModel, Field, field_validator
+from pydantic import UUID4, BaseModel, ConfigDict, Field, field_validator
 
 from mockapi.domain.errors import (
     INSUFFICIENT_PERMISSIONS,
@@ -39,6 +39,9 @@ class PoolsQuery(BaseModel):
     Declared in the original's order: the 422 items come page, size, is_favorite, whatever
     the order of the query string (CONTRACT §5).
     """
+
+    #: Frozen: a request without parameters shares one validated instance (parse_query).
+    model_config = ConfigDict(frozen=True)
 
     page: Annotated[int, Field(ge=1)] = 1
     size: Annotated[int, Field(ge=1, le=100)] = 50
