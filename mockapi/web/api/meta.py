@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import socket
 from typing import Any
 
@@ -32,10 +33,15 @@ def health_body(hostname: str, timestamp: float) -> dict[str, Any]:
     }
 
 
+#: The machine's real name, asked once per process: asking is a system call, on the route
+#: load tests poll hardest, and a machine is not renamed under a running test.
+hostname = functools.cache(socket.gethostname)
+
+
 async def health(request: web.Request) -> web.Response:
     """Real hostname and the scenario clock's time (the original froze both)."""
     timestamp = request.app[CLOCK].time()
-    body = health_body(socket.gethostname(), timestamp)
+    body = health_body(hostname(), timestamp)
     if timestamp == 0 or abs(timestamp) >= FAST_FLOATS:
         return fast_json_response(body)
     return json_response(body)  # a clock within 1e-4 s of the epoch: see fast_dumps
