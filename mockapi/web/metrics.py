@@ -3,10 +3,10 @@
 The figures come in two kinds, each built the cheapest way for it:
 
 - **per request** (requests by route, method and status; the latency histogram): plain
-  counts in dicts, a dict lookup and two increments a request, turned into
-  ``prometheus_client`` families at scrape time. The library's own Counter and Histogram take a
-  lock and walk the buckets on every request, a visible share of a health answer; the
-  exposition, the format and the parser stay the library's;
+  counts in dicts, handed in by the middleware in bulk (:mod:`mockapi.web.recording`) and
+  turned into ``prometheus_client`` families at scrape time. The library's own Counter and
+  Histogram take a lock and walk the buckets on every request, a visible share of a health
+  answer; the exposition, the format and the parser stay the library's;
 - **what the server holds** (open sockets, tasks by kind and status, the world's size, frames
   sent, lost and delayed, faults fired by action): a collector reads them from the live objects
   at scrape time, so they cost nothing between scrapes and can never drift from the truth.
@@ -53,6 +53,10 @@ LATENCY_BUCKETS = (
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 #: The route label of a request that matched no route (a 404, a 405 of an unknown path).
 UNMATCHED = "unmatched"
+
+
+def _nothing() -> None:
+    """Nothing is held elsewhere (the default :attr:`Metrics.flush_pending`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +179,10 @@ class Metrics:
         self._requests = RequestCollector()
         self.registry.register(self._requests)
         self.registry.register(StateCollector(sources))
-        # Bound once: observe runs on every request.
+        #: Called before the figures are read: answers counted elsewhere and not yet handed
+        #: in (the middleware's tally, :mod:`mockapi.web.recording`) come in first.
+        self.flush_pending: Callable[[], None] = _nothing
+        # Bound once: counting runs for every request.
         self._counts = self._requests.counts
         self._buckets = self._requests.buckets
         self._sums = self._requests.sums
@@ -187,23 +194,37 @@ class Metrics:
 
         ``status`` None: nothing was sent (a fault dropped, reset or hung the connection).
         """
+        self.count(route, method, status, 1)
+        if seconds is not None:
+            self.time(route, [seconds])
+
+    def count(self, route: str | None, method: str, status: int | None, answers: int) -> None:
+        """Count ``answers`` answers of one route, method and status."""
         route = route or UNMATCHED
         if method not in METHODS:
             method = "other"
         key = (route, method, status)
         counts = self._counts
-        counts[key] = counts.get(key, 0) + 1
-        if seconds is not None:
-            buckets = self._buckets.get(route)
-            if buckets is None:
-                buckets = self._buckets[route] = [0] * (len(LATENCY_BUCKETS) + 1)
-                self._sums[route] = 0.0
+        counts[key] = counts.get(key, 0) + answers
+
+    def time(self, route: str | None, seconds: Iterable[float]) -> None:
+        """Put the latencies of answers of one route in its histogram."""
+        route = route or UNMATCHED
+        buckets = self._buckets.get(route)
+        if buckets is None:
+            buckets = self._buckets[route] = [0] * (len(LATENCY_BUCKETS) + 1)
+            self._sums[route] = 0.0
+        total = self._sums[route]
+        for value in seconds:
             # bisect_left: a latency equal to a bound counts in that bound's bucket (le).
-            buckets[bisect_left(LATENCY_BUCKETS, seconds)] += 1
-            self._sums[route] += seconds
+            buckets[bisect_left(LATENCY_BUCKETS, value)] += 1
+            total += value
+        self._sums[route] = total
 
     def render(self) -> bytes:
-        """The text exposition of every figure (what ``GET /metrics`` answers)."""
+        """The text exposition of every figure (what ``GET /metrics`` answers), after the
+        answers still held elsewhere (:attr:`flush_pending`) came in."""
+        self.flush_pending()
         return generate_latest(self.registry)
 
 

@@ -33,7 +33,6 @@ from aiohttp.typedefs import Handler
 from aiohttp.web_urldispatcher import AbstractRoute, PlainResource
 from multidict import CIMultiDict
 
-from mockapi.domain.coverage import Coverage
 from mockapi.domain.errors import AUTH_HEADERS, PERMISSION_DENIED, ErrorCode
 from mockapi.domain.faults import FaultEngine, HttpHit, Requester
 from mockapi.domain.faultspec import FaultSpec, default_message
@@ -45,7 +44,8 @@ from mockapi.jsonfmt import dumps
 from mockapi.keys import COVERAGE, FAULTS, JOURNAL, RUNTIME, SETTINGS
 from mockapi.web.auth import USER_KEY, identify
 from mockapi.web.errors import ERROR_SPEC, answer, error_response
-from mockapi.web.metrics import METRICS, Metrics
+from mockapi.web.metrics import METRICS
+from mockapi.web.recording import AnswerTally, RouteFacts
 from mockapi.web.rules import SERVICE_TOKEN_HEADER, is_websocket_upgrade, service_token_ok
 from mockapi.web.transport import (
     STALLS,
@@ -65,17 +65,6 @@ _LINES, _COLON = b"\r\n", b":"
 
 
 @dataclass(frozen=True, slots=True)
-class RouteFacts:
-    """What recording asks of a request's route: its name (the metrics' label), its path
-    template (the coverage's) and whether its answers are journaled (None: it depends on the
-    path, for a route whose path has a variable part)."""
-
-    name: str | None
-    template: str
-    journaled: bool | None
-
-
-@dataclass(frozen=True, slots=True)
 class Wiring:
     """What the middleware reads on every request, looked up once per app instead of once
     per request (an app key lookup is a Python call): the services it feeds and the two
@@ -83,8 +72,8 @@ class Wiring:
 
     faults: FaultEngine
     journal: Journal
-    coverage: Coverage
-    metrics: Metrics
+    #: Counts the answers into the metrics and the coverage.
+    tally: AnswerTally
     service_token: str | None
     access_log: bool
     #: Each registered route's facts, learnt at its first request (a few property calls each,
@@ -115,8 +104,7 @@ def setup_middleware(app: web.Application) -> None:
     app[WIRING] = Wiring(
         app[FAULTS],
         app[JOURNAL],
-        app[COVERAGE],
-        app[METRICS],
+        AnswerTally(app[METRICS], app[COVERAGE]),
         settings.service_token,
         settings.access_log,
     )
@@ -198,10 +186,17 @@ def _record(
     method = request.method
     user = request[USER_KEY]
     route = wiring.facts(request.match_info.route, path)
-    sent: int | None = None if note is not None and note.dropped else status
+    dropped = note is not None and note.dropped
+    sent: int | None = None if dropped else status
     # Wall time, not the scenario clock's: how long the server took is what a latency is.
     elapsed = time.perf_counter() - started
-    wiring.metrics.observe(route.name, method, sent, None if status == 101 else elapsed)
+    # The dashboard's own page, files and feed would bury the API traffic a test inspects.
+    journaled = is_journaled(path) if route.journaled is None else route.journaled
+    # The coverage counts what reached the client on a journaled path; only an error answer
+    # carries its catalogue entry (a lookup that misses raises).
+    covered = journaled and not dropped
+    error = response.get(ERROR_SPEC) if covered and response is not None and status >= 400 else None
+    wiring.tally.note(route, method, sent, None if status == 101 else elapsed, error, covered)
     if wiring.access_log and access_log.isEnabledFor(logging.DEBUG):
         # A decoded path may hold a line break (%0A): escaped, it cannot forge a log line.
         shown = path if path.isprintable() else ascii(path)
@@ -209,17 +204,8 @@ def _record(
             "%s %s %s user=%s %.2fms",
             method, shown, "-" if sent is None else sent, user or "-", elapsed * 1000,
         )  # fmt: skip
-    # The dashboard's own page, files and feed would bury the API traffic a test inspects.
-    if not (is_journaled(path) if route.journaled is None else route.journaled):
+    if not journaled:
         return
-    if note is None or not note.dropped:  # a dropped answer reached nobody
-        # Only an error answer carries its catalogue entry (a lookup that misses raises).
-        wiring.coverage.note_answer(
-            method,
-            route.template,
-            status,
-            response.get(ERROR_SPEC) if response is not None and status >= 400 else None,
-        )
     extra: dict[str, object] | None = None
     if response is not None:
         retry_after = response.headers.get(hdrs.RETRY_AFTER)
