@@ -267,8 +267,8 @@ class RequestSide(NamedTuple):
     def settle(self) -> dict[str, Any]:
         """The entry's request fields, redacted: ``query``, ``headers``, ``body`` and, when
         part of the body was left out, ``body_omitted``."""
-        lines = self.headers.decode("utf-8", "surrogateescape").split("\r\n")
-        pairs = [line.partition(":")[::2] for line in lines] if self.headers else []
+        lines = self.headers.split(_LINES) if self.headers else []
+        pairs = [line.decode("utf-8", "surrogateescape").partition(":")[::2] for line in lines]
         body, omitted = (
             read_body(self.media, self.body, self.declared)
             if self.body or self.declared
@@ -313,10 +313,21 @@ def _settled(entry: _Unread) -> dict[str, Any]:
     return settled
 
 
+#: How :class:`RequestSide` joins header lines, and a name to its value.
+_LINES, _COLON = b"\r\n", b":"
+
+
+def header_lines(headers: Iterable[tuple[bytes, bytes]]) -> bytes:
+    """Header (name, value) pairs, as they arrived, the way :class:`RequestSide` keeps them."""
+    return _LINES.join(map(_COLON.join, headers))
+
+
 def header_block(headers: Iterable[tuple[str, str]]) -> bytes:
-    """(name, value) pairs as :class:`RequestSide` keeps them."""
-    return "\r\n".join(f"{name}:{value}" for name, value in headers).encode(
-        "utf-8", "surrogateescape"
+    """Header (name, value) pairs, decoded, the way :class:`RequestSide` keeps them (the HTTP
+    parser decodes a header as UTF-8 with surrogate escapes)."""
+    return header_lines(
+        (name.encode("utf-8", "surrogateescape"), value.encode("utf-8", "surrogateescape"))
+        for name, value in headers
     )
 
 

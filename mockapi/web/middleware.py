@@ -36,7 +36,7 @@ from multidict import CIMultiDict
 from mockapi.domain.errors import AUTH_HEADERS, PERMISSION_DENIED, ErrorCode
 from mockapi.domain.faults import FaultEngine, HttpHit, Requester
 from mockapi.domain.faultspec import FaultSpec, default_message
-from mockapi.domain.journal import Journal
+from mockapi.domain.journal import Journal, header_lines
 from mockapi.domain.redaction import keeps_body
 from mockapi.domain.urls import is_journaled, is_service_path
 from mockapi.domain.world import User
@@ -60,8 +60,6 @@ from mockapi.web.transport import (
 #: One line per request (method, path, status, user, time taken) at DEBUG, unless
 #: ``--access-log off``: a 403 or a 428 then leaves a trace in the terminal.
 access_log = logging.getLogger("mockapi.access")
-#: How :class:`~mockapi.domain.journal.RequestSide` joins a request's raw header lines.
-_LINES, _COLON = b"\r\n", b":"
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,7 +224,7 @@ def _record(
         answered,
         user,
         # The header lines as they arrived (the parser decoded them as the journal will).
-        _LINES.join(map(_COLON.join, request.raw_headers)),
+        header_lines(request.raw_headers),
         tuple(request.query.items()) if request.query_string else (),
         request.content_type if has_body else "",
         body,
